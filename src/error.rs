@@ -1,0 +1,57 @@
+//! Configuration and runtime errors.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+/// What went wrong building the layer or talking to the exporter.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is out of range or malformed.
+    InvalidConfig {
+        /// The setting or environment variable.
+        what: String,
+        /// The rejected value.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The transport could not be set up (socket bind, address resolution, HTTP client).
+    Transport(io::Error),
+    /// The exporter thread could not be spawned.
+    Spawn(io::Error),
+    /// `flush` did not complete within its timeout.
+    FlushTimeout(Duration),
+    /// The exporter has shut down.
+    Closed,
+}
+
+impl Error {
+    pub(crate) fn invalid(what: impl Into<String>, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        Error::InvalidConfig { what: what.into(), value: value.to_string(), reason: reason.into() }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidConfig { what, value, reason } => {
+                write!(f, "invalid {what}={value}: {reason}")
+            }
+            Error::Transport(e) => write!(f, "jaeger transport: {e}"),
+            Error::Spawn(e) => write!(f, "cannot spawn the jaeger exporter thread: {e}"),
+            Error::FlushTimeout(d) => write!(f, "jaeger flush did not finish within {d:?}"),
+            Error::Closed => f.write_str("the jaeger exporter has shut down"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Transport(e) | Error::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Trace and span identifiers, and the fast thread-local generator that makes them.
+
+use std::cell::Cell;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+
+/// A Jaeger trace id: 128 bits, kept as its high and low halves as on the wire.
+///
+/// A 64-bit trace id has `high == 0`. The id is valid when it is not zero.
+///
+/// ```
+/// use jaeger_layer::TraceId;
+/// let id = TraceId::new(0, 0xabc);
+/// assert_eq!(id.to_string(), "0000000000000abc");
+/// let wide = TraceId::new(1, 2);
+/// assert_eq!(wide.to_string(), "00000000000000010000000000000002");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct TraceId {
+    /// The high 64 bits (0 for a 64-bit id).
+    pub high: u64,
+    /// The low 64 bits.
+    pub low: u64,
+}
+
+impl TraceId {
+    /// A trace id from its halves.
+    pub const fn new(high: u64, low: u64) -> Self {
+        TraceId { high, low }
+    }
+
+    /// Whether the id is non-zero (Jaeger treats a zero trace id as "no trace").
+    pub const fn is_valid(&self) -> bool {
+        self.high != 0 || self.low != 0
+    }
+
+    /// The id as one 128-bit number.
+    pub const fn to_u128(self) -> u128 {
+        ((self.high as u128) << 64) | self.low as u128
+    }
+}
+
+/// Lower-case hex, 16 digits when `high == 0`, else 32 (Jaeger's writer, facts §5.2).
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.high == 0 {
+            write!(f, "{:016x}", self.low)
+        } else {
+            write!(f, "{:016x}{:016x}", self.high, self.low)
+        }
+    }
+}
+
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceId({self})")
+    }
+}
+
+// === impl generator ===
+
+thread_local! {
+    // 0 means "not seeded yet"; a seeded state is never 0 (splitmix64 state is any u64,
+    // we keep 0 as the sentinel and reseed if we ever land on it).
+    static RNG_STATE: Cell<u64> = const { Cell::new(0) };
+}
+
+fn seed() -> u64 {
+    // RandomState is seeded from the OS once per thread (std caches per-thread keys), so this
+    // costs one hash per thread, never a syscall per id.
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(0x9e37_79b9_7f4a_7c15);
+    let s = h.finish();
+    if s == 0 {
+        1
+    } else {
+        s
+    }
+}
+
+/// A random non-zero u64 from a per-thread splitmix64 generator. No lock, no syscall.
+#[inline]
+pub(crate) fn random_u64() -> u64 {
+    RNG_STATE.with(|state| {
+        let mut s = state.get();
+        if s == 0 {
+            s = seed();
+        }
+        loop {
+            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            if z != 0 {
+                state.set(if s == 0 { 1 } else { s });
+                return z;
+            }
+        }
+    })
+}
+
+/// A new span id: random and never zero.
+#[inline]
+pub(crate) fn new_span_id() -> u64 {
+    random_u64()
+}
+
+/// A new trace id: the low half random and non-zero, the high half random when `wide`.
+#[inline]
+pub(crate) fn new_trace_id(wide: bool) -> TraceId {
+    let high = if wide { random_u64() } else { 0 };
+    TraceId { high, low: random_u64() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_non_zero_and_distinct() {
+        let ids: HashSet<u64> = (0..10_000).map(|_| new_span_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(!ids.contains(&0));
+    }
+
+    #[test]
+    fn threads_draw_different_sequences() {
+        let a: Vec<u64> = std::thread::spawn(|| (0..4).map(|_| random_u64()).collect()).join().unwrap();
+        let b: Vec<u64> = std::thread::spawn(|| (0..4).map(|_| random_u64()).collect()).join().unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn trace_id_width() {
+        assert_eq!(new_trace_id(false).high, 0);
+        let wide = new_trace_id(true);
+        assert_ne!(wide.high, 0);
+        assert_eq!(TraceId::new(0, 0x1f).to_string(), "000000000000001f");
+        assert!(!TraceId::default().is_valid());
+    }
+}
