@@ -3,14 +3,26 @@
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, deny(rustdoc::broken_intra_doc_links))]
 
+mod builder;
 mod context;
 mod error;
+mod export;
+mod fields;
 mod id;
+mod layer;
+mod sampler;
 mod span_data;
+mod span_ext;
 mod stats;
+mod transport;
 
+pub use builder::Builder;
 pub use context::{Baggage, SpanContext};
 pub use error::Error;
+pub use export::ExporterGuard;
 pub use id::TraceId;
+pub use layer::JaegerLayer;
+pub use sampler::Sampler;
 pub use span_data::{Log, RefType, SpanRef, Tag, TagValue};
+pub use span_ext::{JaegerSpanExt, SetParentError};
 pub use stats::Stats;

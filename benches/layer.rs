@@ -1,0 +1,93 @@
+//! Per-span cost, as a ladder measured in one run (STYLE 22): no subscriber, the floor
+//! (`registry()` + a no-op layer), our layer unsampled, our layer sampled (exporter keeping
+//! up: flushed between timed bursts, untimed).
+//!
+//! Run: `cargo bench --bench layer`. Quote ratios against the floor, never absolute numbers.
+
+use std::hint::black_box;
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use jaeger_layer::{ExporterGuard, JaegerLayer, Sampler};
+use tracing::Dispatch;
+use tracing_subscriber::layer::Layer;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::Registry;
+
+struct NoopLayer;
+impl<S: tracing::Subscriber> Layer<S> for NoopLayer {}
+
+const BURST: u64 = 1000;
+
+/// Workload a): a root span with 3 fields, created, entered, exited, closed.
+#[inline]
+fn root_span_3_fields(i: u64) {
+    let span = tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
+    let _g = span.enter();
+    black_box(&span);
+}
+
+fn ours(sampler: Sampler, sink: &UdpSocket) -> (Dispatch, ExporterGuard) {
+    let (layer, guard) = JaegerLayer::builder()
+        .service_name("bench")
+        .agent_endpoint(sink.local_addr().unwrap().to_string())
+        .sampler(sampler)
+        .build()
+        .unwrap();
+    (Dispatch::new(Registry::default().with(layer)), guard)
+}
+
+/// Times `iters` spans in bursts, flushing (untimed) between bursts so the queue never
+/// overflows: the cost measured is the application thread's, with the exporter keeping up.
+fn bursts(dispatch: &Dispatch, guard: Option<&ExporterGuard>, iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    tracing::dispatcher::with_default(dispatch, || {
+        while done < iters {
+            let n = BURST.min(iters - done);
+            let start = Instant::now();
+            for i in 0..n {
+                root_span_3_fields(i);
+            }
+            total += start.elapsed();
+            done += n;
+            if let Some(g) = guard {
+                let _ = g.flush(Duration::from_secs(5));
+            }
+        }
+    });
+    total
+}
+
+fn ladder(c: &mut Criterion) {
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // A large receive buffer is not needed: the bench does not read what it is sent.
+    let mut group = c.benchmark_group("root_span_3_fields");
+    group.bench_function("no_subscriber", |b| {
+        let dispatch = Dispatch::none();
+        b.iter_custom(|iters| bursts(&dispatch, None, iters))
+    });
+    group.bench_function("floor_registry_noop_layer", |b| {
+        let dispatch = Dispatch::new(Registry::default().with(NoopLayer));
+        b.iter_custom(|iters| bursts(&dispatch, None, iters))
+    });
+    group.bench_function("jaeger_unsampled", |b| {
+        let (dispatch, guard) = ours(Sampler::never(), &sink);
+        b.iter_custom(|iters| bursts(&dispatch, Some(&guard), iters))
+    });
+    group.bench_function("jaeger_sampled", |b| {
+        let (dispatch, guard) = ours(Sampler::always(), &sink);
+        b.iter_custom(|iters| bursts(&dispatch, Some(&guard), iters));
+        let s = guard.stats();
+        assert_eq!(s.spans_dropped_queue_full, 0, "the exporter must keep up in this bench");
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = ladder
+}
+criterion_main!(benches);

@@ -1,0 +1,104 @@
+//! From `on_close` to the socket: the bounded queue the layer pushes into, the exporter
+//! thread that drains it, and the guard that flushes it.
+
+pub(crate) mod batch;
+mod guard;
+mod worker;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::Thread;
+
+use crossbeam_queue::ArrayQueue;
+use once_cell::sync::OnceCell;
+
+use crate::span_data::FinishedSpan;
+use crate::stats::{incr, Counters};
+
+pub use guard::ExporterGuard;
+pub(crate) use worker::{spawn, WorkerConfig};
+
+/// State shared by the producers (the layer, on application threads), the exporter thread
+/// and the guard.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) queue: ArrayQueue<FinishedSpan>,
+    pub(crate) counters: Arc<Counters>,
+    /// The exporter thread, for `unpark`. Set once, right after it is spawned.
+    worker: OnceCell<Thread>,
+    /// A producer already asked the worker to wake up and it has not drained yet: later
+    /// producers skip the `unpark` (each one would be a futex syscall).
+    wake_pending: AtomicBool,
+    /// Queue length above which a producer wakes the worker before its flush interval.
+    wake_threshold: usize,
+    pub(crate) shutdown: AtomicBool,
+    /// Generation of the latest flush request; the worker publishes the generation it has
+    /// completed in `done`.
+    flush_requested: AtomicU64,
+    done: Mutex<Progress>,
+    done_cv: Condvar,
+    /// Whether the first queue-full drop was already reported on stderr.
+    warned_full: AtomicBool,
+}
+
+/// What the worker has completed, guarded by `Shared::done`.
+#[derive(Debug, Default)]
+struct Progress {
+    flushed: u64,
+    exited: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(capacity: usize, counters: Arc<Counters>) -> Self {
+        Shared {
+            queue: ArrayQueue::new(capacity),
+            counters,
+            worker: OnceCell::new(),
+            wake_pending: AtomicBool::new(false),
+            // A quarter of the queue: early enough that a burst does not overflow while the
+            // worker wakes, late enough that a steady trickle costs no wake-ups at all.
+            wake_threshold: (capacity / 4).max(1),
+            shutdown: AtomicBool::new(false),
+            flush_requested: AtomicU64::new(0),
+            done: Mutex::new(Progress::default()),
+            done_cv: Condvar::new(),
+            warned_full: AtomicBool::new(false),
+        }
+    }
+
+    /// Hands a finished span to the exporter. Never blocks: a full queue drops the span and
+    /// counts it. Called on application threads (hot path).
+    #[inline]
+    pub(crate) fn push(&self, span: FinishedSpan) {
+        incr(&self.counters.spans_finished);
+        if self.queue.push(span).is_err() {
+            incr(&self.counters.spans_dropped_queue_full);
+            if !self.warned_full.swap(true, Ordering::Relaxed) {
+                // Once, on stderr: going through `tracing` here could recurse into the layer.
+                eprintln!(
+                    "jaeger-layer: the span queue is full ({} spans); spans are being dropped and \
+                     counted in Stats::spans_dropped_queue_full. Raise queue_capacity or sample less.",
+                    self.queue.capacity()
+                );
+            }
+            self.wake();
+            return;
+        }
+        if self.queue.len() >= self.wake_threshold {
+            self.wake();
+        }
+    }
+
+    /// Wakes the worker unless a wake-up is already pending.
+    fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            self.unpark();
+        }
+    }
+
+    fn unpark(&self) {
+        if let Some(t) = self.worker.get() {
+            t.unpark();
+        }
+    }
+}

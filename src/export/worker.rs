@@ -1,0 +1,94 @@
+//! The exporter thread: drains the queue into the batcher, flushes on an interval, on
+//! request and at shutdown. It never traces itself into our layer.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::batch::{Batcher, WireFormat};
+use super::Shared;
+use crate::error::Error;
+use crate::span_data::{FinishedSpan, Process, RefType, SpanRef};
+use crate::transport::Transport;
+
+/// Everything the worker needs, moved into its thread.
+pub(crate) struct WorkerConfig {
+    pub(crate) format: WireFormat,
+    pub(crate) process: Process,
+    pub(crate) max_packet_size: usize,
+    pub(crate) max_spans_per_batch: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) transport: Box<dyn Transport>,
+}
+
+/// Spawns the named exporter thread. Failing to spawn is an error, not a panic.
+pub(crate) fn spawn(shared: Arc<Shared>, config: WorkerConfig) -> Result<thread::JoinHandle<()>, Error> {
+    let worker_shared = Arc::clone(&shared);
+    let handle = thread::Builder::new()
+        .name("jaeger-layer-exporter".into())
+        .spawn(move || run(&worker_shared, config))
+        .map_err(Error::Spawn)?;
+    // The thread parks before it looks at anything, so a wake-up sent before this `set`
+    // is not lost: the worker also drains on its first interval tick.
+    let _ = shared.worker.set(handle.thread().clone());
+    Ok(handle)
+}
+
+fn run(shared: &Shared, config: WorkerConfig) {
+    // Anything this thread (or the transport) emits through `tracing` must not come back
+    // into the layer: it would re-enter it and could deadlock or loop.
+    let _mute = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
+    let WorkerConfig { format, process, max_packet_size, max_spans_per_batch, flush_interval, mut transport } =
+        config;
+    let mut batcher = Batcher::new(format, process, max_packet_size, max_spans_per_batch, shared.counters.clone());
+    let mut send = |payload: &[u8]| transport.send(payload);
+    let mut last_flush = Instant::now();
+    let mut flushed_gen = 0;
+    loop {
+        let elapsed = last_flush.elapsed();
+        if elapsed < flush_interval && shared.queue.len() < shared.wake_threshold {
+            let requested = shared.flush_requested.load(Ordering::Acquire);
+            if requested == flushed_gen && !shared.shutdown.load(Ordering::Acquire) {
+                thread::park_timeout(flush_interval - elapsed);
+            }
+        }
+        shared.wake_pending.store(false, Ordering::Release);
+        // Read the request before draining: every span pushed before `flush()` was called is
+        // then visible to the pops below (push → request is ordered by the caller).
+        let requested = shared.flush_requested.load(Ordering::Acquire);
+        let stopping = shared.shutdown.load(Ordering::Acquire);
+        while let Some(mut span) = shared.queue.pop() {
+            add_parent_ref(&mut span);
+            batcher.push(&span, &mut send);
+        }
+        if requested != flushed_gen || stopping || last_flush.elapsed() >= flush_interval {
+            batcher.flush(&mut send);
+            last_flush = Instant::now();
+        }
+        if requested != flushed_gen {
+            flushed_gen = requested;
+            let mut done = shared.done.lock().unwrap_or_else(|e| e.into_inner());
+            done.flushed = requested;
+            shared.done_cv.notify_all();
+        }
+        if stopping {
+            let mut done = shared.done.lock().unwrap_or_else(|e| e.into_inner());
+            done.exited = true;
+            shared.done_cv.notify_all();
+            return;
+        }
+    }
+}
+
+/// Jaeger spans name their parent twice: `parentSpanId` and a CHILD_OF reference (facts
+/// §10). The reference is added here, on the exporter thread, so the application thread
+/// does not allocate for it.
+fn add_parent_ref(span: &mut FinishedSpan) {
+    if span.parent_id != 0 && !span.references.iter().any(|r| r.ref_type == RefType::ChildOf) {
+        span.references.insert(
+            0,
+            SpanRef { ref_type: RefType::ChildOf, trace_id: span.trace_id, span_id: span.parent_id },
+        );
+    }
+}

@@ -1,0 +1,482 @@
+//! The `tracing_subscriber::Layer`: tracing spans → Jaeger spans.
+//!
+//! Per-span state is our own [`SpanState`] in the span's extensions (STYLE 7). The sampling
+//! decision is taken once in `on_new_span`; an unsampled span keeps only its context so it
+//! can still parent children and propagate. Nothing here holds an extensions guard while
+//! user code (a field's `Debug`) runs or while anything is emitted (STYLE 9).
+
+use std::any::TypeId;
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tracing_core::span::{self, Attributes, Record};
+use tracing_core::{Dispatch, Event, Level, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::{LookupSpan, SpanRef as RegistrySpan};
+use tracing_subscriber::Layer;
+
+use crate::context::SpanContext;
+use crate::export::Shared;
+use crate::fields::{LogVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor, SAMPLING_PRIORITY};
+use crate::id;
+use crate::sampler::{ActiveSampler, SamplerParam};
+use crate::span_data::{FinishedSpan, Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::stats::incr;
+
+/// A `tracing_subscriber::Layer` that reports sampled spans to Jaeger.
+///
+/// Built with [`JaegerLayer::builder`]; see the [crate docs](crate) for the mapping from
+/// `tracing` to Jaeger.
+#[derive(Clone)]
+pub struct JaegerLayer {
+    pub(crate) inner: Arc<Inner>,
+    with_context: Option<WithContext>,
+}
+
+/// The layer's configuration and handles, shared with the span extension helpers.
+pub(crate) struct Inner {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) sampler: ActiveSampler,
+    pub(crate) clock: Clock,
+    pub(crate) trace_id_128bit: bool,
+    pub(crate) max_tag_value_length: usize,
+    pub(crate) metadata_tags: bool,
+}
+
+/// Wall-clock microseconds from one monotonic clock read: `now = anchor + elapsed`, so a
+/// duration is never negative and each timestamp costs one `Instant::now()`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    anchor: Instant,
+    anchor_us: i64,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        let anchor_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+        Clock { anchor: Instant::now(), anchor_us }
+    }
+
+    #[inline]
+    pub(crate) fn now_us(&self) -> i64 {
+        self.anchor_us + self.anchor.elapsed().as_micros() as i64
+    }
+}
+
+/// Reaches a span's [`SpanState`] through a `Dispatch`, for [`crate::JaegerSpanExt`]
+/// (the `downcast_raw` pattern of tracing-error and tracing-opentelemetry).
+#[derive(Clone, Copy)]
+pub(crate) struct WithContext(
+    #[allow(clippy::type_complexity)] fn(&Dispatch, &span::Id, &mut dyn FnMut(&mut SpanState, &Inner)),
+);
+
+impl WithContext {
+    /// Runs `f` with the span's state, if the span exists and is ours. `f` runs under the
+    /// span's extensions lock: it must not run user code or emit anything.
+    pub(crate) fn with_state(&self, dispatch: &Dispatch, id: &span::Id, f: &mut dyn FnMut(&mut SpanState, &Inner)) {
+        (self.0)(dispatch, id, f)
+    }
+}
+
+fn with_state<S>(dispatch: &Dispatch, id: &span::Id, f: &mut dyn FnMut(&mut SpanState, &Inner))
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let (Some(subscriber), Some(layer)) = (dispatch.downcast_ref::<S>(), dispatch.downcast_ref::<JaegerLayer>())
+    else {
+        return;
+    };
+    let Some(span) = subscriber.span(id) else { return };
+    let mut ext = span.extensions_mut();
+    if let Some(state) = ext.get_mut::<SpanState>() {
+        f(state, &layer.inner);
+    }
+}
+
+/// What we keep per span, in its extensions.
+pub(crate) struct SpanState {
+    pub(crate) cx: SpanContext,
+    /// The context was observed (a child was created, it was injected, or read through
+    /// `context()`): from now on `set_parent` would split the trace, so it is refused.
+    pub(crate) frozen: bool,
+    /// The span started a trace here (no local or remote parent): `set_parent` may re-decide.
+    pub(crate) local_root: bool,
+    pub(crate) start_us: i64,
+    /// The span's name, for a recording started late by `set_parent`.
+    pub(crate) name: &'static str,
+    /// Present iff the span is sampled.
+    pub(crate) rec: Option<Recording>,
+}
+
+/// The data of a sampled span, built up until it closes.
+pub(crate) struct Recording {
+    pub(crate) operation: Cow<'static, str>,
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) logs: Vec<Log>,
+    pub(crate) refs: Vec<SpanRef>,
+    pub(crate) error: bool,
+}
+
+impl Recording {
+    pub(crate) fn new(operation: &'static str, capacity: usize) -> Self {
+        Recording {
+            operation: Cow::Borrowed(operation),
+            tags: Vec::with_capacity(capacity),
+            logs: Vec::new(),
+            refs: Vec::new(),
+            error: false,
+        }
+    }
+
+    /// Adds recorded tags; a key recorded again replaces its earlier value.
+    fn merge(&mut self, tags: Vec<Tag>, effects: SpanFieldEffects) {
+        for tag in tags {
+            match self.tags.iter_mut().find(|t| t.key == tag.key) {
+                Some(old) => *old = tag,
+                None => self.tags.push(tag),
+            }
+        }
+        if let Some(op) = effects.operation {
+            self.operation = Cow::Owned(op);
+        }
+        self.error |= effects.error;
+    }
+}
+
+fn sampler_tags(tags: &mut Vec<Tag>, sampler_type: &'static str, param: SamplerParam) {
+    tags.push(Tag::new("sampler.type", sampler_type));
+    tags.push(Tag {
+        key: Cow::Borrowed("sampler.param"),
+        value: match param {
+            SamplerParam::Bool(b) => TagValue::Bool(b),
+            SamplerParam::Double(d) => TagValue::Double(d),
+        },
+    });
+}
+
+impl JaegerLayer {
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        JaegerLayer { inner, with_context: None }
+    }
+
+    /// The parent's context, explicit or contextual, marking the parent observed.
+    fn parent_context<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> Option<SpanContext>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let parent: Option<RegistrySpan<'_, S>> = if let Some(id) = attrs.parent() {
+            ctx.span(id)
+        } else if attrs.is_contextual() {
+            ctx.lookup_current()
+        } else {
+            None
+        };
+        // A parent without our state (filtered out, or created before the layer was added)
+        // degrades to a root span (STYLE 10).
+        let parent = parent?;
+        let mut ext = parent.extensions_mut();
+        let state = ext.get_mut::<SpanState>()?;
+        state.frozen = true;
+        Some(SpanContext {
+            trace_id: state.cx.trace_id,
+            span_id: state.cx.span_id,
+            flags: state.cx.flags,
+            baggage: state.cx.baggage.clone(),
+            ..Default::default()
+        })
+    }
+}
+
+impl<S> Layer<S> for JaegerLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_layer(&mut self, _subscriber: &mut S) {
+        self.with_context = Some(WithContext(with_state::<S>));
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        let inner = &*self.inner;
+        let counters = &inner.shared.counters;
+        let meta = attrs.metadata();
+        let start_us = inner.clock.now_us();
+        let parent = Self::parent_context(attrs, &ctx);
+        let local_root = parent.is_none();
+
+        let mut decision = None;
+        let cx = match parent {
+            Some(p) => SpanContext {
+                trace_id: p.trace_id,
+                span_id: id::new_span_id(),
+                parent_id: p.span_id,
+                flags: p.flags,
+                baggage: p.baggage,
+                ..Default::default()
+            },
+            None => {
+                let trace_id = id::new_trace_id(inner.trace_id_128bit);
+                let mut priority = PriorityVisitor(None);
+                if meta.fields().field(SAMPLING_PRIORITY).is_some() {
+                    attrs.record(&mut priority);
+                }
+                let flags = match priority.0 {
+                    Some(p) if p >= 1 => FLAG_SAMPLED | FLAG_DEBUG,
+                    Some(0) => 0,
+                    _ => {
+                        let d = inner.sampler.decide(trace_id, meta.name());
+                        let flags = if d.sampled { FLAG_SAMPLED } else { 0 };
+                        decision = Some(d);
+                        flags
+                    }
+                };
+                if flags & FLAG_SAMPLED != 0 {
+                    incr(&counters.traces_started_sampled);
+                } else {
+                    incr(&counters.traces_started_unsampled);
+                }
+                // Jaeger roots reuse the low trace id bits as span id (facts §10).
+                SpanContext { trace_id, span_id: trace_id.low, flags, ..Default::default() }
+            }
+        };
+
+        let rec = if cx.flags & FLAG_SAMPLED != 0 {
+            incr(&counters.spans_started_sampled);
+            let mut rec = Recording::new(meta.name(), meta.fields().len() + 6);
+            if let Some(d) = decision {
+                sampler_tags(&mut rec.tags, d.sampler_type, d.param);
+            }
+            // User code (Debug impls) runs here, before any extensions guard is taken.
+            let mut effects = SpanFieldEffects::default();
+            attrs.record(&mut TagVisitor {
+                tags: &mut rec.tags,
+                effects: &mut effects,
+                max_len: inner.max_tag_value_length,
+            });
+            if let Some(op) = effects.operation {
+                rec.operation = Cow::Owned(op);
+            }
+            rec.error = effects.error;
+            Some(rec)
+        } else {
+            incr(&counters.spans_started_unsampled);
+            None
+        };
+
+        let state = SpanState { cx, frozen: false, local_root, start_us, name: meta.name(), rec };
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(state);
+        }
+    }
+
+    fn on_record(&self, id: &span::Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let sampled = span.extensions().get::<SpanState>().is_some_and(|s| s.rec.is_some());
+        if !sampled {
+            return;
+        }
+        let mut tags = Vec::new();
+        let mut effects = SpanFieldEffects::default();
+        values.record(&mut TagVisitor {
+            tags: &mut tags,
+            effects: &mut effects,
+            max_len: self.inner.max_tag_value_length,
+        });
+        let mut ext = span.extensions_mut();
+        if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
+            rec.merge(tags, effects);
+        }
+    }
+
+    fn on_follows_from(&self, id: &span::Id, follows: &span::Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        // Missing targets (closed, filtered) are skipped, not an error (STYLE 10).
+        let Some(target) = ctx.span(follows) else { return };
+        let Some(target_cx) = target.extensions_mut().get_mut::<SpanState>().map(|s| {
+            s.frozen = true;
+            (s.cx.trace_id, s.cx.span_id)
+        }) else {
+            return;
+        };
+        let mut ext = span.extensions_mut();
+        if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
+            rec.refs.push(SpanRef { ref_type: RefType::FollowsFrom, trace_id: target_cx.0, span_id: target_cx.1 });
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // Events outside any span, or in an unsampled one, cost one lookup and nothing else.
+        let Some(span) = ctx.event_span(event) else { return };
+        let sampled = span.extensions().get::<SpanState>().is_some_and(|s| s.rec.is_some());
+        if !sampled {
+            return;
+        }
+        let meta = event.metadata();
+        let mut fields = Vec::with_capacity(meta.fields().len() + 1);
+        let mut visitor = LogVisitor { fields: &mut fields, error: false };
+        event.record(&mut visitor);
+        let error = visitor.error || *meta.level() == Level::ERROR;
+        fields.push(Tag::new("level", meta.level().as_str()));
+        let log = Log { timestamp_us: self.inner.clock.now_us(), fields };
+        let mut ext = span.extensions_mut();
+        if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
+            rec.logs.push(log);
+            rec.error |= error;
+        }
+    }
+
+    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let Some(state) = span.extensions_mut().remove::<SpanState>() else { return };
+        let Some(mut rec) = state.rec else { return };
+        let inner = &*self.inner;
+        let end_us = inner.clock.now_us();
+        let meta = span.metadata();
+        if inner.metadata_tags {
+            if let Some(file) = meta.file() {
+                rec.tags.push(Tag::new("code.filepath", file));
+            }
+            if let Some(line) = meta.line() {
+                rec.tags.push(Tag::new("code.lineno", i64::from(line)));
+            }
+            if let Some(module) = meta.module_path() {
+                rec.tags.push(Tag::new("code.namespace", module));
+            }
+            rec.tags.push(Tag::new("level", meta.level().as_str()));
+        }
+        if rec.error && !rec.tags.iter().any(|t| t.key == "error") {
+            rec.tags.push(Tag::new("error", true));
+        }
+        if let Some(debug_id) = state.cx.debug_id {
+            rec.tags.push(Tag::new("jaeger-debug-id", debug_id));
+        }
+        inner.shared.push(FinishedSpan {
+            trace_id: state.cx.trace_id,
+            span_id: state.cx.span_id,
+            parent_id: state.cx.parent_id,
+            flags: state.cx.flags,
+            operation: rec.operation,
+            references: rec.refs,
+            start_us: state.start_us,
+            duration_us: (end_us - state.start_us).max(0),
+            tags: rec.tags,
+            logs: rec.logs,
+        });
+    }
+
+    // SAFETY: the pointers returned point to `self` and to a field of `self`, each of the
+    // type whose `TypeId` was asked for, and live as long as `self` (the contract of
+    // `downcast_raw`).
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            Some(self as *const Self as *const ())
+        } else if id == TypeId::of::<WithContext>() {
+            self.with_context.as_ref().map(|w| w as *const WithContext as *const ())
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Debug for JaegerLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JaegerLayer")
+            .field("trace_id_128bit", &self.inner.trace_id_128bit)
+            .field("max_tag_value_length", &self.inner.max_tag_value_length)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl SpanState: the operations behind JaegerSpanExt ===
+
+/// Baggage values longer than this are cut (Jaeger's default restriction, facts §9).
+pub(crate) const MAX_BAGGAGE_VALUE_LENGTH: usize = 2048;
+
+impl SpanState {
+    /// Re-parents the span under a remote context (or starts a debug/baggage-carrying trace
+    /// from a context with no trace id). Refused once the context was observed.
+    pub(crate) fn set_parent(&mut self, remote: SpanContext, inner: &Inner) -> Result<(), crate::SetParentError> {
+        if self.frozen {
+            return Err(crate::SetParentError::already_observed());
+        }
+        let counters = &inner.shared.counters;
+        let was_sampled = self.rec.is_some();
+        let mut baggage = remote.baggage.clone();
+        for (k, v) in self.cx.baggage.iter() {
+            if baggage.get(k).is_none() {
+                baggage.set(k, v);
+            }
+        }
+        self.cx.baggage = baggage;
+        if remote.trace_id.is_valid() && remote.span_id != 0 {
+            // Upstream decides: the trace id, parent and flags all follow the remote parent.
+            self.cx.trace_id = remote.trace_id;
+            self.cx.parent_id = remote.span_id;
+            self.cx.flags = remote.flags;
+            if self.local_root {
+                // This span no longer starts a trace: undo the local-root bookkeeping.
+                let started = if was_sampled {
+                    &counters.traces_started_sampled
+                } else {
+                    &counters.traces_started_unsampled
+                };
+                started.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                self.local_root = false;
+            }
+            incr(if remote.is_sampled() { &counters.traces_joined_sampled } else { &counters.traces_joined_unsampled });
+            if let Some(rec) = &mut self.rec {
+                rec.tags.retain(|t| t.key != "sampler.type" && t.key != "sampler.param");
+            }
+        } else if let Some(debug_id) = remote.debug_id {
+            // A bare `jaeger-debug-id`: this trace is force-sampled and tagged (facts §4.9).
+            self.cx.flags |= FLAG_SAMPLED | FLAG_DEBUG;
+            self.cx.debug_id = Some(debug_id);
+        }
+        let now_sampled = self.cx.flags & FLAG_SAMPLED != 0;
+        match (was_sampled, now_sampled) {
+            (false, true) => {
+                // Fields given at creation were not recorded (the span was unsampled then);
+                // everything from now on is.
+                self.rec = Some(Recording::new(self.name, 8));
+                counters.spans_started_unsampled.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                incr(&counters.spans_started_sampled);
+            }
+            (true, false) => {
+                self.rec = None;
+                counters.spans_started_sampled.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                incr(&counters.spans_started_unsampled);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Sets a baggage item; a sampled span logs it as Jaeger's clients do (facts §6).
+    pub(crate) fn set_baggage_item(&mut self, key: &str, value: &str, now_us: i64, inner: &Inner) {
+        let counters = &inner.shared.counters;
+        let mut value = value.to_owned();
+        let truncated = value.len() > MAX_BAGGAGE_VALUE_LENGTH;
+        if truncated {
+            value = crate::fields::truncate(value, MAX_BAGGAGE_VALUE_LENGTH);
+            incr(&counters.baggage_truncations);
+        }
+        let previous = self.cx.baggage.set(key, value.clone());
+        incr(&counters.baggage_updates_ok);
+        if let Some(rec) = &mut self.rec {
+            let mut fields = vec![
+                Tag::new("event", "baggage"),
+                Tag::new("key", key.to_owned()),
+                Tag::new("value", value),
+            ];
+            if previous.is_some() {
+                fields.push(Tag::new("override", true));
+            }
+            if truncated {
+                fields.push(Tag::new("truncated", true));
+            }
+            rec.logs.push(Log { timestamp_us: now_us, fields });
+        }
+    }
+}

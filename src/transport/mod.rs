@@ -1,0 +1,11 @@
+//! Where encoded batches go: the agent over UDP (here), the collector over HTTP (later).
+
+mod udp;
+
+pub(crate) use udp::UdpTransport;
+
+/// Sends one encoded payload (a datagram or a request body). Called on the exporter thread
+/// only, so implementations need not be thread-safe.
+pub(crate) trait Transport: Send {
+    fn send(&mut self, payload: &[u8]) -> std::io::Result<()>;
+}
