@@ -168,6 +168,7 @@ impl Builder {
                 format!("must be between {MIN_PACKET_SIZE} and {MAX_UDP_PAYLOAD} bytes"),
             ));
         }
+        validate_endpoint(&self.agent_endpoint)?;
         if self.queue_capacity == 0 {
             return Err(Error::invalid("queue_capacity", 0, "must be at least 1"));
         }
@@ -226,4 +227,13 @@ fn hostname() -> Option<String> {
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
+}
+
+/// `host:port` with a numeric port; the host is resolved later (and again periodically).
+fn validate_endpoint(endpoint: &str) -> Result<(), Error> {
+    let port = endpoint.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
+    match port {
+        Some((host, Ok(_))) if !host.is_empty() => Ok(()),
+        _ => Err(Error::invalid("agent_endpoint", endpoint, "expected host:port, e.g. localhost:6831")),
+    }
 }

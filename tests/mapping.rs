@@ -1,0 +1,330 @@
+//! tracing → Jaeger mapping, end to end through UDP and the receiver.
+
+mod support;
+
+use std::borrow::Cow;
+
+use jaeger_layer::{RefType, TagValue};
+use support::{by_name, render, render_with, Harness};
+use tracing::{info_span, instrument};
+
+#[instrument]
+fn outer(n: u64) {
+    inner(n + 1);
+    inner(n + 2);
+}
+
+#[instrument(fields(kind = "leaf"))]
+fn inner(m: u64) {
+    tracing::info!(m, "working");
+}
+
+#[test]
+fn nested_instrument_spans_form_one_tree() {
+    let h = Harness::new();
+    h.run(|| outer(1));
+    let spans = h.spans(3);
+    assert_eq!(render(&spans), "outer\n  inner\n  inner\n");
+    let root = by_name(&spans, "outer");
+    assert_eq!(root.parent_id, 0);
+    assert!(root.references.is_empty());
+    assert_eq!(root.span_id, root.trace_id.low, "a root's span id is its trace id's low half");
+    for child in spans.iter().filter(|s| s.operation_name == "inner") {
+        assert_eq!(child.trace_id, root.trace_id);
+        assert_eq!(child.parent_id, root.span_id);
+        assert_eq!(child.references.len(), 1);
+        assert_eq!(child.references[0].ref_type, RefType::ChildOf);
+        assert_eq!(child.references[0].span_id, root.span_id);
+        assert_eq!(child.references[0].trace_id, root.trace_id);
+        assert_eq!(child.flags, 1);
+        assert_eq!(child.service_name, "test-service");
+    }
+}
+
+#[test]
+fn explicit_parent_and_disjoint_roots() {
+    let h = Harness::new();
+    h.run(|| {
+        let a = info_span!("a");
+        let _b = info_span!("b").entered();
+        // Explicit parent wins over the current span.
+        info_span!(parent: &a, "child_of_a").in_scope(|| {});
+        info_span!(parent: None, "orphan").in_scope(|| {});
+    });
+    let spans = h.spans(4);
+    assert_eq!(render(&spans), "a\n  child_of_a\nb\norphan\n");
+    let (a, b, orphan) = (by_name(&spans, "a"), by_name(&spans, "b"), by_name(&spans, "orphan"));
+    assert_ne!(a.trace_id, b.trace_id);
+    assert_ne!(orphan.trace_id, b.trace_id);
+    assert_eq!(orphan.parent_id, 0);
+}
+
+#[test]
+fn parents_cross_threads_and_spans_close_on_other_threads() {
+    let h = Harness::new();
+    h.run(|| {
+        let root = info_span!("root");
+        let dispatch = h.dispatch.clone();
+        let r = root.clone();
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                info_span!(parent: &r, "on_thread").in_scope(|| {});
+                // The last handle to `r` closes the root here, on another thread.
+                drop(r);
+            })
+        })
+        .join()
+        .unwrap();
+        drop(root);
+    });
+    let spans = h.spans(2);
+    assert_eq!(render(&spans), "root\n  on_thread\n");
+    assert!(by_name(&spans, "root").duration_us >= by_name(&spans, "on_thread").duration_us);
+}
+
+#[instrument]
+async fn step(i: u32) {
+    tokio::task::yield_now().await;
+    tracing::info!(i, "step done");
+}
+
+#[instrument]
+async fn pipeline() {
+    step(1).await;
+    step(2).await;
+    let handle = tokio::spawn(tracing::Instrument::in_current_span(async { step(3).await }));
+    handle.await.unwrap();
+}
+
+#[test]
+fn async_tasks_keep_parents() {
+    let h = Harness::new();
+    h.run(|| {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(pipeline());
+    });
+    let spans = h.spans(4);
+    assert_eq!(render(&spans), "pipeline\n  step\n  step\n  step\n");
+    let root = by_name(&spans, "pipeline");
+    for s in &spans {
+        assert_eq!(s.trace_id, root.trace_id);
+        if s.operation_name == "step" {
+            assert_eq!(s.logs.len(), 1);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Custom {
+    #[allow(dead_code)]
+    x: u8,
+}
+
+#[derive(Debug)]
+struct Oops;
+impl std::fmt::Display for Oops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("it broke")
+    }
+}
+impl std::error::Error for Oops {}
+
+#[test]
+fn fields_become_typed_tags() {
+    let h = Harness::with(|b| b.max_tag_value_length(8));
+    h.run(|| {
+        let err = Oops;
+        let span = info_span!(
+            "typed",
+            long = -5i64,
+            small_u = 7u64,
+            big_u = u64::MAX,
+            double = 0.5f64,
+            flag = true,
+            text = "hello",
+            long_text = "ééééé", // 10 bytes, cut at 8 on a char boundary
+            custom = ?Custom { x: 1 },
+            cause = &err as &(dyn std::error::Error + 'static),
+            later = tracing::field::Empty,
+        );
+        span.record("later", 42i64);
+        span.record("text", "replaced");
+        span.in_scope(|| {});
+    });
+    let spans = h.spans(1);
+    let s = &spans[0];
+    let t = |k: &str| s.tag(k).cloned().unwrap_or_else(|| panic!("no tag {k}: {:?}", s.tags));
+    assert_eq!(t("long"), TagValue::Long(-5));
+    assert_eq!(t("small_u"), TagValue::Long(7));
+    assert_eq!(t("big_u"), TagValue::String(Cow::Owned(u64::MAX.to_string())));
+    assert_eq!(t("double"), TagValue::Double(0.5));
+    assert_eq!(t("flag"), TagValue::Bool(true));
+    assert_eq!(t("text"), TagValue::String("replaced".into()));
+    assert_eq!(t("long_text"), TagValue::String("éééé".into()));
+    assert_eq!(t("custom"), TagValue::String("Custom { ".into()), "Debug rendering, cut at 8 bytes");
+    assert_eq!(t("cause"), TagValue::String("it broke".into()));
+    assert_eq!(t("error"), TagValue::Bool(true));
+    assert_eq!(t("later"), TagValue::Long(42));
+    assert_eq!(s.tags.iter().filter(|t| t.key == "text").count(), 1, "a re-recorded field replaces its tag");
+    // Metadata tags.
+    assert_eq!(t("code.filepath"), TagValue::String(file!().into()));
+    assert!(matches!(t("code.lineno"), TagValue::Long(l) if l > 0));
+    assert_eq!(t("code.namespace"), TagValue::String(module_path!().into()));
+    assert_eq!(t("level"), TagValue::String("INFO".into()));
+    // Sampler tags come first on the root.
+    assert_eq!(s.tags[0].key, "sampler.type");
+    assert_eq!(s.tags[1].key, "sampler.param");
+}
+
+#[test]
+fn metadata_tags_can_be_switched_off() {
+    let h = Harness::with(|b| b.metadata_tags(false));
+    h.run(|| info_span!("plain", a = 1i64).in_scope(|| {}));
+    let s = &h.spans(1)[0];
+    for key in ["code.filepath", "code.lineno", "code.namespace", "level"] {
+        assert!(s.tag(key).is_none(), "{key} present");
+    }
+    assert_eq!(s.tag("a"), Some(&TagValue::Long(1)));
+}
+
+#[test]
+fn otel_fields_are_honoured() {
+    let h = Harness::new();
+    h.run(|| {
+        let span = info_span!(
+            "generic",
+            otel.name = tracing::field::Empty,
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty
+        );
+        span.record("otel.name", "GET /users/{id}");
+        span.record("otel.status_code", "Error");
+        span.in_scope(|| {});
+        info_span!("internal_one", otel.kind = "internal").in_scope(|| {});
+    });
+    let spans = h.spans(2);
+    let s = by_name(&spans, "GET /users/{id}");
+    assert_eq!(s.tag("span.kind"), Some(&TagValue::String("server".into())));
+    assert_eq!(s.tag("error"), Some(&TagValue::Bool(true)));
+    assert!(s.tag("otel.name").is_none() && s.tag("otel.kind").is_none());
+    assert!(by_name(&spans, "internal_one").tag("span.kind").is_none());
+}
+
+#[test]
+fn events_become_logs_and_errors_mark_the_span() {
+    let h = Harness::new();
+    let before_us = now_us();
+    h.run(|| {
+        tracing::info!("outside any span: costs nothing, goes nowhere");
+        info_span!("with_logs").in_scope(|| {
+            tracing::info!(answer = 42i64, "first");
+            tracing::warn!(ratio = 0.25f64, ok = false, "second");
+        });
+        info_span!("failing").in_scope(|| {
+            tracing::error!("boom");
+        });
+    });
+    let after_us = now_us();
+    let spans = h.spans(2);
+    let s = by_name(&spans, "with_logs");
+    assert_eq!(s.logs.len(), 2);
+    let first = &s.logs[0];
+    let field = |log: &jaeger_layer::Log, k: &str| log.fields.iter().find(|t| t.key == k).map(|t| t.value.clone());
+    assert_eq!(field(first, "message"), Some(TagValue::String("first".into())));
+    assert_eq!(field(first, "answer"), Some(TagValue::Long(42)));
+    assert_eq!(field(first, "level"), Some(TagValue::String("INFO".into())));
+    assert_eq!(field(&s.logs[1], "ratio"), Some(TagValue::Double(0.25)));
+    assert_eq!(field(&s.logs[1], "ok"), Some(TagValue::Bool(false)));
+    assert_eq!(field(&s.logs[1], "level"), Some(TagValue::String("WARN".into())));
+    assert!(first.timestamp_us >= before_us && first.timestamp_us <= after_us);
+    assert!(s.logs[1].timestamp_us >= first.timestamp_us);
+    assert!(s.tag("error").is_none());
+    assert_eq!(by_name(&spans, "failing").tag("error"), Some(&TagValue::Bool(true)));
+}
+
+#[test]
+fn follows_from_becomes_a_reference() {
+    let h = Harness::new();
+    h.run(|| {
+        let cause = info_span!("cause");
+        let effect = info_span!(parent: None, "effect");
+        effect.follows_from(&cause);
+        drop(effect);
+        drop(cause);
+    });
+    let spans = h.spans(2);
+    let (cause, effect) = (by_name(&spans, "cause"), by_name(&spans, "effect"));
+    assert_eq!(effect.references.len(), 1);
+    let r = effect.references[0];
+    assert_eq!(r.ref_type, RefType::FollowsFrom);
+    assert_eq!((r.trace_id, r.span_id), (cause.trace_id, cause.span_id));
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64
+}
+
+#[test]
+fn times_are_microseconds_since_the_epoch() {
+    let h = Harness::new();
+    let before = now_us();
+    h.run(|| {
+        let span = info_span!("timed");
+        // Entered and exited several times: the duration is creation → close.
+        for _ in 0..3 {
+            let _g = span.enter();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    });
+    let after = now_us();
+    let s = &h.spans(1)[0];
+    assert!(s.start_time_us >= before - 1000 && s.start_time_us <= after, "{s:?}");
+    assert!(s.duration_us >= 15_000, "duration {} µs", s.duration_us);
+    assert!(s.start_time_us + s.duration_us <= after + 1000);
+}
+
+#[test]
+fn trace_id_width_is_configurable() {
+    let wide = Harness::new();
+    wide.run(|| info_span!("w").in_scope(|| {}));
+    assert_ne!(wide.spans(1)[0].trace_id.high, 0, "128-bit by default");
+    let narrow = Harness::with(|b| b.trace_id_128bit(false));
+    narrow.run(|| info_span!("n").in_scope(|| {}));
+    assert_eq!(narrow.spans(1)[0].trace_id.high, 0);
+}
+
+#[test]
+fn process_carries_service_user_tags_then_client_tags() {
+    let h = Harness::with(|b| b.service_name("checkout").process_tag("region", "eu").process_tag("shard", 3i64));
+    h.run(|| info_span!("p").in_scope(|| {}));
+    h.spans(1);
+    let batch = &h.receiver.batches()[0];
+    assert_eq!(batch.process.service_name, "checkout");
+    let keys: Vec<&str> = batch.process.tags.iter().map(|t| t.key.as_ref()).collect();
+    assert_eq!(keys[..3], ["region", "shard", "jaeger.version"]);
+    assert_eq!(batch.process.tags[1].value, TagValue::Long(3));
+    assert_eq!(
+        batch.process.tags[2].value,
+        TagValue::String(format!("Rust-jaeger-layer-{}", env!("CARGO_PKG_VERSION")).into())
+    );
+    assert_eq!(keys.last(), Some(&"client-uuid"));
+    assert!(keys.contains(&"ip"));
+}
+
+#[test]
+fn unsampled_spans_are_never_exported() {
+    let h = Harness::with(|b| b.sampler(jaeger_layer::Sampler::never()));
+    h.run(|| {
+        info_span!("root", a = 1i64).in_scope(|| {
+            info_span!("child").in_scope(|| tracing::info!("ignored"));
+        })
+    });
+    h.guard.flush(support::WAIT).unwrap();
+    let s = h.guard.stats();
+    assert_eq!(s.spans_started_unsampled, 2);
+    assert_eq!(s.spans_started_sampled, 0);
+    assert_eq!(s.traces_started_unsampled, 1);
+    assert_eq!(s.spans_finished, 0);
+    assert!(h.receiver.batches().is_empty());
+    let _ = render_with(&[], &[]);
+}
