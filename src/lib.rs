@@ -5,9 +5,14 @@
 
 mod context;
 mod error;
+mod export;
 mod id;
 mod span_data;
 mod stats;
+mod thrift;
+
+#[cfg(feature = "receiver")]
+pub mod receiver;
 
 pub use context::{Baggage, SpanContext};
 pub use error::Error;
