@@ -252,3 +252,128 @@ fn varint_len(mut v: u64) -> usize {
     }
     n
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Byte-exact vectors of facts §12.1 and the envelope overheads of §12.3. The vectors were
+    //! produced by Apache Thrift's own library, so matching them checks our encoder against an
+    //! implementation we did not write.
+    use super::*;
+    use crate::id::TraceId;
+    use crate::thrift::{Encoder, Sink};
+
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
+    }
+
+    fn compact(f: impl FnOnce(&mut dyn TOutputProtocol) -> EncodeResult) -> Vec<u8> {
+        let mut out = Vec::new();
+        Encoder::new(true).append(&mut out, f).unwrap();
+        out
+    }
+
+    pub(crate) fn span_103() -> FinishedSpan {
+        FinishedSpan {
+            trace_id: TraceId::new(0, 1),
+            span_id: 2,
+            parent_id: 0,
+            flags: 1,
+            operation: "op".into(),
+            references: vec![],
+            start_us: 1_000_000,
+            duration_us: 5,
+            tags: vec![],
+            logs: vec![],
+        }
+    }
+
+    #[test]
+    fn vector_103_minimal_span() {
+        let bytes = compact(|p| write_span(p, &span_103()));
+        assert_eq!(
+            bytes,
+            hex("16 02 16 00 16 04 16 00 18 02 6f 70 19 0c 15 02 16 80 89 7a 16 0a 19 0c 19 0c 00")
+        );
+    }
+
+    #[test]
+    fn vector_104_process() {
+        let process = Process { service_name: "svc".into(), tags: vec![] };
+        assert_eq!(compact(|p| write_process(p, &process)), hex("18 03 73 76 63 19 0c 00"));
+    }
+
+    #[test]
+    fn vector_106_tags() {
+        let cases: Vec<(Tag, &str)> = vec![
+            (
+                Tag::new("sampler.type", "const"),
+                "18 0c 73 61 6d 70 6c 65 72 2e 74 79 70 65 15 00 18 05 63 6f 6e 73 74 00",
+            ),
+            (Tag::new("sampler.param", true), "18 0d 73 61 6d 70 6c 65 72 2e 70 61 72 61 6d 15 04 31 00"),
+            (Tag::new("sampler.param", false), "18 0d 73 61 6d 70 6c 65 72 2e 70 61 72 61 6d 15 04 32 00"),
+            (Tag::new("k", -1i64), "18 01 6b 15 06 46 01 00"),
+            (Tag::new("k", 0.5), "18 01 6b 15 02 27 00 00 00 00 00 00 e0 3f 00"),
+            (Tag::new("k", TagValue::Binary(vec![1, 2])), "18 01 6b 15 08 58 02 01 02 00"),
+        ];
+        for (tag, expected) in cases {
+            assert_eq!(compact(|p| write_tag(p, &tag)), hex(expected), "{tag:?}");
+        }
+    }
+
+    #[test]
+    fn vector_107_span_ref_and_log() {
+        let r = SpanRef { ref_type: RefType::FollowsFrom, trace_id: TraceId::new(0, 1), span_id: 2 };
+        assert_eq!(compact(|p| write_span_ref(p, &r)), hex("15 02 16 02 16 00 16 04 00"));
+        let log = Log { timestamp_us: 1_000_000, fields: vec![Tag::new("event", "x")] };
+        assert_eq!(
+            compact(|p| write_log(p, &log)),
+            hex("16 80 89 7a 19 1c 18 05 65 76 65 6e 74 15 00 18 01 78 00 00")
+        );
+    }
+
+    /// Total envelope bytes around `n` spans: prefix + list header + suffix, minus the
+    /// process, encoded for real (the process spliced in as the batcher does).
+    fn overhead(compact: bool, n: usize, env: Envelope) -> usize {
+        let process = vec![0u8; 8];
+        let mut enc = Encoder::new(compact);
+        let mut out = Vec::new();
+        enc.append(&mut out, |p| {
+            write_batch_prefix(p, &env, || Sink::splice(&process))?;
+            write_span_list_header(p, n)?;
+            write_batch_suffix(p, &env)
+        })
+        .unwrap();
+        out.len() - process.len()
+    }
+
+    #[test]
+    fn envelope_overheads_of_facts_12_3() {
+        let bare = Envelope { message_seqid: Some(1), seq_no: None, stats: None };
+        let max = i64::MAX;
+        let full_stats = ClientStats {
+            full_queue_dropped_spans: max,
+            too_large_dropped_spans: max,
+            failed_to_emit_spans: max,
+        };
+        let full = Envelope { message_seqid: Some(1), seq_no: Some(max), stats: Some(full_stats) };
+        let wide_seqid = Envelope { message_seqid: Some(i32::MAX), ..full };
+        let table = [(1, 19, 65), (2, 19, 65), (14, 19, 65), (15, 20, 66), (377, 21, 67), (500, 21, 67)];
+        let more = [(65000, 22, 68), (65535, 22, 68)];
+        for (n, without_stats, with_stats) in table.into_iter().chain(more) {
+            assert_eq!(overhead(true, n, bare), without_stats, "n={n} without stats");
+            assert_eq!(overhead(true, n, full), with_stats, "n={n} with stats");
+            assert_eq!(overhead(true, n, wide_seqid), with_stats + 4, "n={n} with seqid 2^31-1");
+        }
+    }
+
+    #[test]
+    fn list_header_length_matches_the_protocol() {
+        for compact in [true, false] {
+            for n in [0, 1, 14, 15, 127, 128, 16_383, 16_384, 2_097_152, i32::MAX as usize] {
+                let mut out = Vec::new();
+                Encoder::new(compact).append(&mut out, |p| write_span_list_header(p, n)).unwrap();
+                assert_eq!(out.len(), span_list_header_len(compact, n), "compact={compact} n={n}");
+            }
+        }
+    }
+}
