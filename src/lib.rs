@@ -14,7 +14,11 @@ mod sampler;
 mod span_data;
 mod span_ext;
 mod stats;
+mod thrift;
 mod transport;
+
+#[cfg(feature = "receiver")]
+pub mod receiver;
 
 pub use builder::Builder;
 pub use context::{Baggage, SpanContext};

@@ -1,24 +1,646 @@
-//! TEMPORARY stub of the batcher contract (replaced by the wire branch).
-#![allow(dead_code)]
+//! Groups finished spans into batches whose encoded size is known exactly, so that a
+//! datagram (or HTTP body) never exceeds the configured limit (facts §1.3, §2).
+//!
+//! Each span is encoded once, straight into the open batch's span area. The bytes around the
+//! span list (message header, cached process, seqNo, stats, stop bytes) are encoded when the
+//! batch is opened, so the size of "this batch plus one more span" is a sum of known lengths
+//! and the list header's length: no guess like Go's 70-byte `emitBatchOverhead`, and no
+//! re-encoding to measure.
+
+use std::fmt;
 use std::io;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::span_data::{FinishedSpan, Process};
-use crate::stats::Counters;
+use crate::stats::{add, incr, Counters};
+use crate::thrift::encode::{self, Envelope};
+use crate::thrift::{Encoder, Sink};
 
+/// How often, at most, a dropped too-large span is reported on stderr.
+const TOO_LARGE_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What the batcher produces.
+#[allow(dead_code)] // constructed by the exporter thread (merged separately)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WireFormat {
+    /// `Agent.emitBatch` datagrams in the compact protocol (agent port 6831).
     AgentCompact,
+    /// `Agent.emitBatch` datagrams in the binary protocol (agent port 6832).
     AgentBinary,
+    /// A bare `Batch` in the binary protocol, without seqNo or stats: the body of a POST to
+    /// the collector's `/api/traces` (facts §2, vector 108).
     CollectorBinary,
 }
-pub(crate) struct Batcher(Arc<Counters>);
-impl Batcher {
-    pub(crate) fn new(_: WireFormat, _: Process, _: usize, _: usize, c: Arc<Counters>) -> Batcher {
-        Batcher(c)
+
+impl WireFormat {
+    fn is_agent(self) -> bool {
+        !matches!(self, WireFormat::CollectorBinary)
     }
-    pub(crate) fn push(&mut self, _: &FinishedSpan, _: &mut dyn FnMut(&[u8]) -> io::Result<()>) {}
-    pub(crate) fn flush(&mut self, _: &mut dyn FnMut(&[u8]) -> io::Result<()>) {}
+}
+
+/// Turns spans into size-bounded batches and hands each encoded batch to a `send` callback.
+///
+/// Used by one exporter thread at a time; it is `Send` so it can be built elsewhere.
+#[allow(dead_code)] // driven by the exporter thread (merged separately)
+pub(crate) struct Batcher {
+    format: WireFormat,
+    enc: Encoder,
+    /// The `Process` struct, encoded once in this batcher's protocol.
+    process_bytes: Vec<u8>,
+    max_packet_size: usize,
+    /// 0 means no limit on the count.
+    max_spans_per_batch: usize,
+    counters: Arc<Counters>,
+    /// The open batch's spans, encoded back to back.
+    pending: Vec<u8>,
+    pending_count: usize,
+    /// Bytes before and after the span list of the open batch (valid while it has spans).
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
+    /// The datagram being assembled, reused.
+    out: Vec<u8>,
+    /// The last message seqid and `Batch.seqNo` emitted (both start at 1, facts §1.1/§1.3).
+    last_seqid: i32,
+    last_seq_no: i64,
+    last_too_large_report: Option<Instant>,
+}
+
+impl fmt::Debug for Batcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batcher")
+            .field("format", &self.format)
+            .field("max_packet_size", &self.max_packet_size)
+            .field("max_spans_per_batch", &self.max_spans_per_batch)
+            .field("pending_spans", &self.pending_count)
+            .field("pending_bytes", &self.pending.len())
+            .field("last_seq_no", &self.last_seq_no)
+            .finish_non_exhaustive()
+    }
+}
+
+#[allow(dead_code)] // driven by the exporter thread (merged separately)
+impl Batcher {
+    /// A batcher for `format`. Datagrams or bodies never exceed `max_packet_size` bytes;
+    /// a batch holds at most `max_spans_per_batch` spans (0 = no count limit).
+    pub(crate) fn new(
+        format: WireFormat,
+        process: Process,
+        max_packet_size: usize,
+        max_spans_per_batch: usize,
+        counters: Arc<Counters>,
+    ) -> Batcher {
+        let mut enc = Encoder::new(format == WireFormat::AgentCompact);
+        let mut process_bytes = Vec::new();
+        // Writing to memory cannot fail; if it somehow did, the batches would carry an
+        // empty process struct rather than the exporter panicking.
+        if enc.append(&mut process_bytes, |p| encode::write_process(p, &process)).is_err() {
+            process_bytes = vec![0];
+        }
+        Batcher {
+            format,
+            enc,
+            process_bytes,
+            max_packet_size,
+            max_spans_per_batch,
+            counters,
+            pending: Vec::new(),
+            pending_count: 0,
+            prefix: Vec::new(),
+            suffix: Vec::new(),
+            out: Vec::new(),
+            last_seqid: 0,
+            last_seq_no: 0,
+            last_too_large_report: None,
+        }
+    }
+
+    /// The number of spans in the open batch.
     pub(crate) fn pending_spans(&self) -> usize {
-        0
+        self.pending_count
+    }
+
+    /// Encodes one span into the open batch; emits full batches through `send`.
+    pub(crate) fn push(&mut self, span: &FinishedSpan, send: &mut dyn FnMut(&[u8]) -> io::Result<()>) {
+        let start = self.pending.len();
+        if self.enc.append(&mut self.pending, |p| encode::write_span(p, span)).is_err() {
+            // Cannot happen when writing to memory; counted so that the totals still add up.
+            self.pending.truncate(start);
+            incr(&self.counters.spans_failed);
+            return;
+        }
+        let span_len = self.pending.len() - start;
+        if self.pending_count == 0 {
+            self.open_batch();
+        }
+        if self.batch_size(self.pending_count + 1, self.pending.len()) > self.max_packet_size {
+            if self.pending_count > 0 {
+                // Emit the spans before this one, then start a new batch with it.
+                self.emit(start, send);
+                self.pending.drain(..start);
+                self.open_batch();
+            }
+            if self.batch_size(1, span_len) > self.max_packet_size {
+                self.pending.clear();
+                self.drop_too_large(span, span_len);
+                return;
+            }
+        }
+        self.pending_count += 1;
+        incr(&self.counters.spans_in_batch);
+        if self.max_spans_per_batch != 0 && self.pending_count >= self.max_spans_per_batch {
+            self.flush(send);
+        }
+    }
+
+    /// Emits the open batch, if it has spans (an empty flush consumes no seqNo).
+    pub(crate) fn flush(&mut self, send: &mut dyn FnMut(&[u8]) -> io::Result<()>) {
+        if self.pending_count > 0 {
+            self.emit(self.pending.len(), send);
+            self.pending.clear();
+        }
+    }
+
+    /// The exact encoded size of the open batch's envelope holding `n` spans whose encodings
+    /// total `span_bytes`.
+    fn batch_size(&self, n: usize, span_bytes: usize) -> usize {
+        self.prefix.len()
+            + encode::span_list_header_len(self.enc.is_compact(), n)
+            + span_bytes
+            + self.suffix.len()
+    }
+
+    /// Encodes the bytes around the span list for the next batch. The seqid and seqNo are
+    /// only committed when the batch is emitted; the stats are a snapshot taken now.
+    fn open_batch(&mut self) {
+        let agent = self.format.is_agent();
+        let env = Envelope {
+            message_seqid: agent.then(|| self.last_seqid.wrapping_add(1)),
+            seq_no: agent.then(|| self.last_seq_no.wrapping_add(1)),
+            stats: agent.then(|| self.counters.client_stats()),
+        };
+        self.prefix.clear();
+        self.suffix.clear();
+        let process = &self.process_bytes;
+        let prefix = self
+            .enc
+            .append(&mut self.prefix, |p| encode::write_batch_prefix(p, &env, || Sink::splice(process)));
+        let suffix = self.enc.append(&mut self.suffix, |p| encode::write_batch_suffix(p, &env));
+        debug_assert!(prefix.is_ok() && suffix.is_ok(), "writing to memory cannot fail");
+    }
+
+    /// Sends the first `n_bytes` of the span area as one batch of `pending_count` spans.
+    fn emit(&mut self, n_bytes: usize, send: &mut dyn FnMut(&[u8]) -> io::Result<()>) {
+        let n = self.pending_count;
+        self.pending_count = 0;
+        self.counters.spans_in_batch.fetch_sub(n as u64, Relaxed);
+        if self.format.is_agent() {
+            self.last_seqid = self.last_seqid.wrapping_add(1);
+            self.last_seq_no = self.last_seq_no.wrapping_add(1);
+        }
+        self.out.clear();
+        self.out.extend_from_slice(&self.prefix);
+        let header = self.enc.append(&mut self.out, |p| encode::write_span_list_header(p, n));
+        self.out.extend_from_slice(&self.pending[..n_bytes]);
+        self.out.extend_from_slice(&self.suffix);
+        debug_assert_eq!(self.out.len(), self.batch_size(n, n_bytes), "size accounting is exact");
+        let result = if header.is_err() || self.out.len() > self.max_packet_size {
+            // Unreachable by construction (push checks the exact size); never send a
+            // datagram the agent would truncate.
+            Err(io::Error::new(io::ErrorKind::InvalidData, "batch exceeds the packet size limit"))
+        } else {
+            send(&self.out)
+        };
+        match result {
+            Ok(()) => {
+                add(&self.counters.spans_exported, n as u64);
+                incr(&self.counters.packets_sent);
+            }
+            Err(_) => {
+                add(&self.counters.spans_failed, n as u64);
+                incr(&self.counters.packets_failed);
+            }
+        }
+    }
+
+    fn drop_too_large(&mut self, span: &FinishedSpan, span_len: usize) {
+        incr(&self.counters.spans_dropped_too_large);
+        let now = Instant::now();
+        let due =
+            self.last_too_large_report.map_or(true, |t| now.duration_since(t) >= TOO_LARGE_REPORT_INTERVAL);
+        if due {
+            self.last_too_large_report = Some(now);
+            let dropped = self.counters.spans_dropped_too_large.load(Relaxed);
+            let envelope = self.batch_size(1, 0);
+            // stderr, not `tracing`: the exporter must never feed spans back into itself.
+            eprintln!(
+                "{}",
+                too_large_message(
+                    &span.operation,
+                    span_len,
+                    envelope,
+                    self.max_packet_size,
+                    span.largest_field(),
+                    dropped
+                )
+            );
+        }
+    }
+}
+
+#[allow(dead_code)] // called by the batcher above
+/// The stderr report for a span too large to send even alone, naming what the user can fix.
+pub(crate) fn too_large_message(
+    operation: &str,
+    span_size: usize,
+    envelope_size: usize,
+    limit: usize,
+    largest_field: Option<(&str, usize)>,
+    dropped_so_far: u64,
+) -> String {
+    let mut msg = format!(
+        "jaeger-layer: dropped span {operation:?}: it encodes to {span_size} bytes, {} with the \
+         process and batch envelope, over the limit of {limit} bytes per packet",
+        span_size + envelope_size
+    );
+    match largest_field {
+        Some((key, len)) if len > 0 => {
+            msg.push_str(&format!("; its largest field is {key:?} ({len} bytes): shorten it"));
+        }
+        _ => msg.push_str("; it has many tags or logs: record fewer"),
+    }
+    msg.push_str(&format!(
+        " or raise the maximum packet size. {dropped_so_far} span(s) dropped as too large so far \
+         (reported at most every {}s).",
+        TOO_LARGE_REPORT_INTERVAL.as_secs()
+    ));
+    msg
+}
+
+#[cfg(all(test, feature = "receiver"))]
+mod tests {
+    //! Every emitted datagram is decoded with our decoder (and, in `thrift::interop_tests`,
+    //! with jaeger-client-python's) and checked against what was pushed.
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::id::TraceId;
+    use crate::receiver::{decode_batch, decode_datagram, ReceivedBatch, ReceivedSpan};
+    use crate::span_data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_FIREHOSE, FLAG_SAMPLED};
+    use crate::thrift::encode::tests::span_103;
+
+    const FORMATS: [WireFormat; 3] =
+        [WireFormat::AgentCompact, WireFormat::AgentBinary, WireFormat::CollectorBinary];
+
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
+    }
+
+    fn process() -> Process {
+        Process {
+            service_name: "svc".into(),
+            tags: vec![Tag::new("hostname", "box"), Tag::new("jaeger.version", "Rust-0.1.0")],
+        }
+    }
+
+    fn batcher(format: WireFormat, max: usize, max_spans: usize) -> (Batcher, Arc<Counters>) {
+        let counters = Arc::new(Counters::default());
+        (Batcher::new(format, process(), max, max_spans, Arc::clone(&counters)), counters)
+    }
+
+    fn decode(format: WireFormat, bytes: &[u8]) -> ReceivedBatch {
+        match format {
+            WireFormat::CollectorBinary => decode_batch(bytes),
+            _ => decode_datagram(bytes),
+        }
+        .unwrap_or_else(|e| panic!("{format:?}: {e}"))
+    }
+
+    /// A small deterministic generator (splitmix64), so failures reproduce.
+    pub(crate) struct Rng(pub(crate) u64);
+    impl Rng {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// A span with every tag type, logs, references, and ids chosen to hit the sign bit.
+    pub(crate) fn rich_span(i: u64, rng: &mut Rng) -> FinishedSpan {
+        let wide = i % 2 == 0;
+        let pad = "x".repeat(rng.below(200) as usize);
+        FinishedSpan {
+            trace_id: TraceId::new(if wide { u64::MAX - i } else { 0 }, (1 << 63) + i),
+            span_id: u64::MAX - i * 7,
+            parent_id: if i % 3 == 0 { 0 } else { i },
+            flags: [FLAG_SAMPLED, FLAG_SAMPLED | FLAG_DEBUG, FLAG_SAMPLED | FLAG_FIREHOSE][i as usize % 3],
+            operation: Cow::Owned(format!("op-{i}-ü")),
+            references: (0..i % 3)
+                .map(|k| SpanRef {
+                    ref_type: if k == 0 { RefType::ChildOf } else { RefType::FollowsFrom },
+                    trace_id: TraceId::new(k, u64::MAX - k),
+                    span_id: (1 << 63) | k,
+                })
+                .collect(),
+            start_us: 1_700_000_000_000_000 + i as i64,
+            duration_us: rng.below(1_000_000) as i64,
+            tags: vec![
+                Tag::new("s", format!("v{i} {pad} ✓")),
+                Tag::new("d", -1.5e-300 * i as f64),
+                Tag::new("b", i % 2 == 1),
+                Tag::new("l", i64::MIN + i as i64),
+                Tag::new("bin", TagValue::Binary(vec![0xff, 0x00, i as u8])),
+            ],
+            logs: (0..i % 4)
+                .map(|k| Log {
+                    timestamp_us: 1_700_000_000_000_000 + k as i64,
+                    fields: vec![Tag::new("event", "x"), Tag::new("n", k as i64)],
+                })
+                .collect(),
+        }
+    }
+
+    /// A small span of random size, up to a sixth of `max`: alone it always fits `max`.
+    fn sized_span(i: u64, rng: &mut Rng, max: usize) -> FinishedSpan {
+        let mut s = span_103();
+        s.span_id = (1 << 63) + i;
+        s.trace_id = TraceId::new(i, u64::MAX - i);
+        s.tags.push(Tag::new("s", "x".repeat(rng.below(max as u64 / 6) as usize)));
+        if rng.below(4) == 0 {
+            s.logs.push(Log { timestamp_us: i as i64, fields: vec![Tag::new("k", i as i64)] });
+        }
+        s
+    }
+
+    pub(crate) fn assert_same(sent: &FinishedSpan, got: &ReceivedSpan) {
+        assert_eq!(got.trace_id, sent.trace_id);
+        assert_eq!(got.span_id, sent.span_id);
+        assert_eq!(got.parent_id, sent.parent_id);
+        assert_eq!(got.operation_name, sent.operation);
+        assert_eq!(got.references, sent.references);
+        assert_eq!(got.flags, i32::from(sent.flags));
+        assert_eq!(got.start_time_us, sent.start_us);
+        assert_eq!(got.duration_us, sent.duration_us);
+        assert_eq!(got.tags, sent.tags);
+        assert_eq!(got.logs, sent.logs);
+        assert_eq!(got.service_name, "svc");
+    }
+
+    /// Pushes `spans`, flushes, and returns every emitted buffer.
+    fn run(b: &mut Batcher, spans: &[FinishedSpan]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut send = |bytes: &[u8]| {
+            out.push(bytes.to_vec());
+            Ok(())
+        };
+        for s in spans {
+            b.push(s, &mut send);
+        }
+        b.flush(&mut send);
+        out
+    }
+
+    #[test]
+    fn vector_105_full_datagram() {
+        let (mut b, _) = batcher(WireFormat::AgentCompact, 65_000, 0);
+        b = Batcher { process_bytes: hex("18 03 73 76 63 19 0c 00"), ..b };
+        let out = run(&mut b, &[span_103()]);
+        let expected = hex("82 21 01 09 65 6d 69 74 42 61 74 63 68 1c 1c 18 03 73 76 63 19 0c 00 19 1c \
+             16 02 16 00 16 04 16 00 18 02 6f 70 19 0c 15 02 16 80 89 7a 16 0a 19 0c 19 0c 00 \
+             16 02 1c 16 00 16 00 16 00 00 00 00");
+        assert_eq!(out, vec![expected]);
+    }
+
+    #[test]
+    fn vector_108_collector_body() {
+        let counters = Arc::new(Counters::default());
+        let p = Process { service_name: "svc".into(), tags: vec![] };
+        let mut b = Batcher::new(WireFormat::CollectorBinary, p, 65_000, 100, counters);
+        let out = run(&mut b, &[span_103()]);
+        assert_eq!(out.len(), 1);
+        let body = &out[0];
+        assert_eq!(body.len(), 138);
+        let start =
+            hex("0c 00 01 0b 00 01 00 00 00 03 73 76 63 0f 00 02 0c 00 00 00 00 00 0f 00 02 0c 00 00 00 01 \
+             0a 00 01 00 00 00 00 00 00 00 01");
+        assert_eq!(&body[..start.len()], &start[..]);
+        assert!(body.ends_with(&hex("0f 00 0b 0c 00 00 00 00 00 00")));
+        let batch = decode_batch(body).unwrap();
+        assert_eq!((batch.seq_no, batch.stats, batch.message_seqid), (None, None, None));
+    }
+
+    #[test]
+    fn round_trip_every_format() {
+        let mut rng = Rng(1);
+        let spans: Vec<_> = (0..40).map(|i| rich_span(i, &mut rng)).collect();
+        for format in FORMATS {
+            let (mut b, counters) = batcher(format, 65_000, 0);
+            counters.spans_dropped_queue_full.store(3, Relaxed);
+            let out = run(&mut b, &spans);
+            assert_eq!(out.len(), 1, "{format:?}: 40 spans fit one batch");
+            let batch = decode(format, &out[0]);
+            assert_eq!(batch.process.service_name, "svc");
+            assert_eq!(batch.process.tags, process().tags);
+            assert_eq!(batch.spans.len(), spans.len());
+            for (sent, got) in spans.iter().zip(&batch.spans) {
+                assert_same(sent, got);
+            }
+            if format == WireFormat::CollectorBinary {
+                assert_eq!((batch.seq_no, batch.stats, batch.message_seqid), (None, None, None));
+            } else {
+                assert_eq!((batch.seq_no, batch.message_seqid), (Some(1), Some(1)));
+                assert_eq!(batch.stats.unwrap().full_queue_dropped_spans, 3);
+            }
+        }
+    }
+
+    /// Random-ish spans, some too large, some sends failing: every packet fits and decodes,
+    /// no span is lost or duplicated, sequence numbers count up, the stats travel, and the
+    /// counters account for every span.
+    #[test]
+    fn batches_never_exceed_the_limit_and_account_for_every_span() {
+        for format in FORMATS {
+            for (max, max_spans) in [(300, 0), (1000, 0), (1000, 3), (9216, 0), (65_000, 0), (65_000, 100)] {
+                // Binary spans and envelopes are larger: 300 bytes would hold hardly any span.
+                let max = if format == WireFormat::AgentCompact { max } else { max.max(450) };
+                let mut rng = Rng(max as u64 ^ max_spans as u64);
+                let (mut b, counters) = batcher(format, max, max_spans);
+                let mut spans: Vec<FinishedSpan> = (0..300).map(|i| sized_span(i, &mut rng, max)).collect();
+                // A few too large for any limit here.
+                for i in [5, 77, 150] {
+                    spans[i].tags.push(Tag::new("payload", "y".repeat(70_000)));
+                }
+                let mut packets: Vec<(Vec<u8>, bool)> = Vec::new();
+                let mut sends = 0u64;
+                let mut send = |bytes: &[u8]| {
+                    sends += 1;
+                    // Every 7th send fails, as a refused datagram would.
+                    let ok = sends % 7 != 0;
+                    packets.push((bytes.to_vec(), ok));
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err(io::Error::new(io::ErrorKind::ConnectionRefused, "refused"))
+                    }
+                };
+                for s in &spans {
+                    b.push(s, &mut send);
+                    let in_batch = counters.spans_in_batch.load(Relaxed);
+                    assert_eq!(in_batch, b.pending_spans() as u64);
+                }
+                b.flush(&mut send);
+                let ctx = format!("{format:?} max={max} max_spans={max_spans}");
+
+                let mut received: Vec<ReceivedSpan> = Vec::new();
+                let (mut ok_spans, mut failed_spans) = (0u64, 0u64);
+                let mut last_stats = None;
+                for (i, (bytes, ok)) in packets.iter().enumerate() {
+                    assert!(bytes.len() <= max, "{ctx}: packet of {} bytes", bytes.len());
+                    let batch = decode(format, bytes);
+                    assert!(!batch.spans.is_empty(), "{ctx}: empty batch");
+                    if max_spans != 0 {
+                        assert!(batch.spans.len() <= max_spans, "{ctx}");
+                    }
+                    if format == WireFormat::CollectorBinary {
+                        assert_eq!(batch.seq_no, None);
+                    } else {
+                        assert_eq!(batch.seq_no, Some(i as i64 + 1), "{ctx}");
+                        assert_eq!(batch.message_seqid, Some(i as i32 + 1), "{ctx}");
+                        let stats = batch.stats.unwrap();
+                        // Snapshotted when the batch opened: failures before it are in it.
+                        assert_eq!(stats.failed_to_emit_spans as u64, failed_spans, "{ctx} batch {i}");
+                        if let Some(prev) = last_stats.replace(stats) {
+                            assert!(stats.too_large_dropped_spans >= prev.too_large_dropped_spans);
+                        }
+                    }
+                    if *ok {
+                        ok_spans += batch.spans.len() as u64;
+                    } else {
+                        failed_spans += batch.spans.len() as u64;
+                    }
+                    received.extend(batch.spans);
+                }
+                let expected: Vec<&FinishedSpan> = spans
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| ![5, 77, 150].contains(i))
+                    .map(|(_, s)| s)
+                    .collect();
+                assert_eq!(received.len(), expected.len(), "{ctx}");
+                for (sent, got) in expected.iter().zip(&received) {
+                    assert_same(sent, got);
+                }
+                let g = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
+                assert_eq!(g(&counters.spans_dropped_too_large), 3, "{ctx}");
+                assert_eq!(g(&counters.spans_exported), ok_spans, "{ctx}");
+                assert_eq!(g(&counters.spans_failed), failed_spans, "{ctx}");
+                assert_eq!(g(&counters.spans_in_batch), 0, "{ctx}");
+                assert_eq!(ok_spans + failed_spans + 3, spans.len() as u64, "{ctx}");
+                let failed_packets = packets.iter().filter(|(_, ok)| !ok).count() as u64;
+                assert_eq!(g(&counters.packets_failed), failed_packets, "{ctx}");
+                assert_eq!(g(&counters.packets_sent), packets.len() as u64 - failed_packets, "{ctx}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_span_exactly_filling_the_limit_is_sent() {
+        for format in FORMATS {
+            let (probe, _) = batcher(format, usize::MAX, 0);
+            let mut one = Batcher { ..probe };
+            let out = run(&mut one, &[span_103()]);
+            let exact = out[0].len();
+
+            let (mut b, counters) = batcher(format, exact, 0);
+            let out = run(&mut b, &[span_103()]);
+            assert_eq!(out.len(), 1);
+            assert_eq!(out[0].len(), exact, "{format:?}");
+            assert_eq!(decode(format, &out[0]).spans.len(), 1);
+            assert_eq!(counters.spans_exported.load(Relaxed), 1);
+
+            let (mut b, counters) = batcher(format, exact - 1, 0);
+            assert!(run(&mut b, &[span_103()]).is_empty());
+            assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 1, "{format:?}");
+            assert_eq!(counters.spans_in_batch.load(Relaxed), 0);
+        }
+    }
+
+    #[test]
+    fn two_spans_exactly_filling_the_limit_share_a_packet() {
+        for format in FORMATS {
+            let (mut probe, _) = batcher(format, usize::MAX, 0);
+            let two = run(&mut probe, &[span_103(), span_103()])[0].len();
+            let (mut b, _) = batcher(format, two, 0);
+            let out = run(&mut b, &[span_103(), span_103(), span_103()]);
+            let sizes: Vec<usize> = out.iter().map(Vec::len).collect();
+            assert_eq!(sizes[0], two, "{format:?}");
+            assert_eq!(out.len(), 2);
+            assert_eq!(decode(format, &out[0]).spans.len(), 2);
+            assert_eq!(decode(format, &out[1]).spans.len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_too_large_span_is_dropped_and_its_neighbours_go_through() {
+        let mut rng = Rng(9);
+        let a = rich_span(1, &mut rng);
+        let mut huge = rich_span(2, &mut rng);
+        huge.tags.push(Tag::new("payload", "z".repeat(70_000)));
+        let c = rich_span(3, &mut rng);
+        let (mut b, counters) = batcher(WireFormat::AgentCompact, 65_000, 0);
+        let out = run(&mut b, &[a.clone(), huge, c.clone()]);
+        let spans: Vec<ReceivedSpan> = out.iter().flat_map(|d| decode_datagram(d).unwrap().spans).collect();
+        assert_eq!(spans.len(), 2);
+        assert_same(&a, &spans[0]);
+        assert_same(&c, &spans[1]);
+        assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 1);
+        assert_eq!(counters.spans_exported.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn an_empty_flush_sends_nothing_and_consumes_no_seq_no() {
+        let (mut b, counters) = batcher(WireFormat::AgentCompact, 65_000, 0);
+        assert!(run(&mut b, &[]).is_empty());
+        let out = run(&mut b, &[span_103()]);
+        assert_eq!(decode_datagram(&out[0]).unwrap().seq_no, Some(1));
+        assert_eq!(counters.packets_sent.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn a_packet_limit_below_the_envelope_drops_without_panicking() {
+        for format in FORMATS {
+            let (mut b, counters) = batcher(format, 10, 0);
+            assert!(run(&mut b, &[span_103(), span_103()]).is_empty());
+            assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 2);
+        }
+    }
+
+    #[test]
+    fn too_large_message_names_what_to_fix() {
+        let msg = too_large_message("upload", 70_100, 64, 65_000, Some(("payload", 70_000)), 4);
+        for part in
+            ["\"upload\"", "70100 bytes", "70164", "65000 bytes", "\"payload\" (70000 bytes)", "4 span(s)"]
+        {
+            assert!(msg.contains(part), "{part:?} missing in {msg}");
+        }
+        let msg = too_large_message("many", 70_100, 64, 65_000, Some(("n", 0)), 1);
+        assert!(msg.contains("many tags or logs"), "{msg}");
+        let mut huge = span_103();
+        huge.tags.push(Tag::new("small", "s"));
+        huge.logs.push(Log { timestamp_us: 0, fields: vec![Tag::new("big", "b".repeat(99))] });
+        assert_eq!(huge.largest_field(), Some(("big", 99)));
+    }
+
+    #[test]
+    fn batcher_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Batcher>();
     }
 }
