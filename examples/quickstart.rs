@@ -73,10 +73,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .agent_endpoint(endpoint.clone())
         .process_tag("example", true)
         .build()?;
-    let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, || {
-        checkout(1042, &["book", "unicorn", "lamp"]);
-    });
+    // The usual set-up: one global subscriber for the whole program, every thread.
+    tracing_subscriber::registry().with(layer).init();
+    checkout(1042, &["book", "unicorn", "lamp"]);
     guard.flush(Duration::from_secs(5))?;
     let stats = guard.stats();
     println!("exported {} spans to {endpoint}: {stats:?}", stats.spans_exported);
@@ -116,7 +115,8 @@ fn walk(s: &ReceivedSpan, depth: usize, children: &HashMap<u64, Vec<&ReceivedSpa
         out.push_str(&format!("{pad}    {} = {}\n", t.key, value(&t.value)));
     }
     for log in &s.logs {
-        let fields: Vec<String> = log.fields.iter().map(|f| format!("{}={}", f.key, value(&f.value))).collect();
+        let fields: Vec<String> =
+            log.fields.iter().map(|f| format!("{}={}", f.key, value(&f.value))).collect();
         out.push_str(&format!("{pad}    log: {}\n", fields.join(" ")));
     }
     let mut kids = children.get(&s.span_id).cloned().unwrap_or_default();

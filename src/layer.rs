@@ -75,7 +75,12 @@ pub(crate) struct WithContext(
 impl WithContext {
     /// Runs `f` with the span's state, if the span exists and is ours. `f` runs under the
     /// span's extensions lock: it must not run user code or emit anything.
-    pub(crate) fn with_state(&self, dispatch: &Dispatch, id: &span::Id, f: &mut dyn FnMut(&mut SpanState, &Inner)) {
+    pub(crate) fn with_state(
+        &self,
+        dispatch: &Dispatch,
+        id: &span::Id,
+        f: &mut dyn FnMut(&mut SpanState, &Inner),
+    ) {
         (self.0)(dispatch, id, f)
     }
 }
@@ -84,7 +89,8 @@ fn with_state<S>(dispatch: &Dispatch, id: &span::Id, f: &mut dyn FnMut(&mut Span
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let (Some(subscriber), Some(layer)) = (dispatch.downcast_ref::<S>(), dispatch.downcast_ref::<JaegerLayer>())
+    let (Some(subscriber), Some(layer)) =
+        (dispatch.downcast_ref::<S>(), dispatch.downcast_ref::<JaegerLayer>())
     else {
         return;
     };
@@ -301,7 +307,11 @@ where
         };
         let mut ext = span.extensions_mut();
         if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
-            rec.refs.push(SpanRef { ref_type: RefType::FollowsFrom, trace_id: target_cx.0, span_id: target_cx.1 });
+            rec.refs.push(SpanRef {
+                ref_type: RefType::FollowsFrom,
+                trace_id: target_cx.0,
+                span_id: target_cx.1,
+            });
         }
     }
 
@@ -397,7 +407,11 @@ pub(crate) const MAX_BAGGAGE_VALUE_LENGTH: usize = 2048;
 impl SpanState {
     /// Re-parents the span under a remote context (or starts a debug/baggage-carrying trace
     /// from a context with no trace id). Refused once the context was observed.
-    pub(crate) fn set_parent(&mut self, remote: SpanContext, inner: &Inner) -> Result<(), crate::SetParentError> {
+    pub(crate) fn set_parent(
+        &mut self,
+        remote: SpanContext,
+        inner: &Inner,
+    ) -> Result<(), crate::SetParentError> {
         if self.frozen {
             return Err(crate::SetParentError::already_observed());
         }
@@ -425,7 +439,11 @@ impl SpanState {
                 started.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 self.local_root = false;
             }
-            incr(if remote.is_sampled() { &counters.traces_joined_sampled } else { &counters.traces_joined_unsampled });
+            incr(if remote.is_sampled() {
+                &counters.traces_joined_sampled
+            } else {
+                &counters.traces_joined_unsampled
+            });
             if let Some(rec) = &mut self.rec {
                 rec.tags.retain(|t| t.key != "sampler.type" && t.key != "sampler.param");
             }
@@ -465,11 +483,8 @@ impl SpanState {
         let previous = self.cx.baggage.set(key, value.clone());
         incr(&counters.baggage_updates_ok);
         if let Some(rec) = &mut self.rec {
-            let mut fields = vec![
-                Tag::new("event", "baggage"),
-                Tag::new("key", key.to_owned()),
-                Tag::new("value", value),
-            ];
+            let mut fields =
+                vec![Tag::new("event", "baggage"), Tag::new("key", key.to_owned()), Tag::new("value", value)];
             if previous.is_some() {
                 fields.push(Tag::new("override", true));
             }

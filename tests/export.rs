@@ -14,7 +14,11 @@ use tracing_subscriber::prelude::*;
 fn assert_accounted(s: &Stats) {
     assert_eq!(
         s.spans_finished,
-        s.spans_exported + s.spans_dropped_queue_full + s.spans_dropped_too_large + s.spans_failed + s.spans_queued,
+        s.spans_exported
+            + s.spans_dropped_queue_full
+            + s.spans_dropped_too_large
+            + s.spans_failed
+            + s.spans_queued,
         "{s:#?}"
     );
 }
@@ -122,7 +126,7 @@ fn nobody_listening_counts_failures_and_never_hangs() {
     let (layer, guard) = JaegerLayer::builder()
         .service_name("nobody")
         .agent_endpoint(format!("127.0.0.1:{port}"))
-        .max_packet_size(300)
+        .max_packet_size(1000)
         .flush_interval(Duration::from_secs(3600))
         .build()
         .unwrap();
@@ -194,7 +198,10 @@ fn invalid_settings_are_typed_errors() {
     assert!(err(JaegerLayer::builder().service_name("s").max_packet_size(70_000)).contains("max_packet_size"));
     assert!(err(JaegerLayer::builder().service_name("s").max_packet_size(10)).contains("max_packet_size"));
     assert!(err(JaegerLayer::builder().service_name("s").queue_capacity(0)).contains("queue_capacity"));
-    assert!(err(JaegerLayer::builder().service_name("s").agent_endpoint("localhost")).contains("agent_endpoint"));
+    assert!(
+        err(JaegerLayer::builder().service_name("s").agent_endpoint("localhost")).contains("agent_endpoint")
+    );
     assert!(err(JaegerLayer::builder().service_name("s").agent_endpoint("h:port")).contains("agent_endpoint"));
-    assert!(err(JaegerLayer::builder().service_name("s").flush_interval(Duration::ZERO)).contains("flush_interval"));
+    assert!(err(JaegerLayer::builder().service_name("s").flush_interval(Duration::ZERO))
+        .contains("flush_interval"));
 }

@@ -161,7 +161,7 @@ fn fields_become_typed_tags() {
     assert_eq!(t("flag"), TagValue::Bool(true));
     assert_eq!(t("text"), TagValue::String("replaced".into()));
     assert_eq!(t("long_text"), TagValue::String("éééé".into()));
-    assert_eq!(t("custom"), TagValue::String("Custom { ".into()), "Debug rendering, cut at 8 bytes");
+    assert_eq!(t("custom"), TagValue::String("Custom {".into()), "Debug rendering, cut at 8 bytes");
     assert_eq!(t("cause"), TagValue::String("it broke".into()));
     assert_eq!(t("error"), TagValue::Bool(true));
     assert_eq!(t("later"), TagValue::Long(42));
@@ -229,7 +229,8 @@ fn events_become_logs_and_errors_mark_the_span() {
     let s = by_name(&spans, "with_logs");
     assert_eq!(s.logs.len(), 2);
     let first = &s.logs[0];
-    let field = |log: &jaeger_layer::Log, k: &str| log.fields.iter().find(|t| t.key == k).map(|t| t.value.clone());
+    let field =
+        |log: &jaeger_layer::Log, k: &str| log.fields.iter().find(|t| t.key == k).map(|t| t.value.clone());
     assert_eq!(field(first, "message"), Some(TagValue::String("first".into())));
     assert_eq!(field(first, "answer"), Some(TagValue::Long(42)));
     assert_eq!(field(first, "level"), Some(TagValue::String("INFO".into())));
@@ -295,7 +296,8 @@ fn trace_id_width_is_configurable() {
 
 #[test]
 fn process_carries_service_user_tags_then_client_tags() {
-    let h = Harness::with(|b| b.service_name("checkout").process_tag("region", "eu").process_tag("shard", 3i64));
+    let h =
+        Harness::with(|b| b.service_name("checkout").process_tag("region", "eu").process_tag("shard", 3i64));
     h.run(|| info_span!("p").in_scope(|| {}));
     h.spans(1);
     let batch = &h.receiver.batches()[0];

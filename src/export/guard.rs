@@ -64,7 +64,8 @@ impl ExporterGuard {
             if now >= deadline {
                 return Err(Error::FlushTimeout(timeout));
             }
-            done = self.shared.done_cv.wait_timeout(done, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            done =
+                self.shared.done_cv.wait_timeout(done, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
         Ok(())
     }
@@ -97,7 +98,8 @@ impl ExporterGuard {
                 // Detach: the thread finishes (or not) on its own; the program is not held.
                 return Err(Error::FlushTimeout(timeout));
             }
-            done = self.shared.done_cv.wait_timeout(done, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            done =
+                self.shared.done_cv.wait_timeout(done, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
         drop(done);
         let _ = handle.join();

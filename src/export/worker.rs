@@ -41,7 +41,8 @@ fn run(shared: &Shared, config: WorkerConfig) {
     let _mute = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
     let WorkerConfig { format, process, max_packet_size, max_spans_per_batch, flush_interval, mut transport } =
         config;
-    let mut batcher = Batcher::new(format, process, max_packet_size, max_spans_per_batch, shared.counters.clone());
+    let mut batcher =
+        Batcher::new(format, process, max_packet_size, max_spans_per_batch, shared.counters.clone());
     let mut send = |payload: &[u8]| transport.send(payload);
     let mut last_flush = Instant::now();
     let mut flushed_gen = 0;

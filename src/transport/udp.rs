@@ -28,11 +28,10 @@ impl UdpTransport {
 
     fn connect(&mut self) -> io::Result<()> {
         self.resolved_at = Instant::now();
-        let addr = self
-            .endpoint
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "agent address resolved to nothing"))?;
+        let addr =
+            self.endpoint.to_socket_addrs()?.next().ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "agent address resolved to nothing")
+            })?;
         if matches!(&self.socket, Some((_, current)) if *current == addr) {
             return Ok(());
         }
