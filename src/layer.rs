@@ -95,10 +95,86 @@ where
         return;
     };
     let Some(span) = subscriber.span(id) else { return };
+    materialize(&span, &layer.inner);
     let mut ext = span.extensions_mut();
     if let Some(state) = ext.get_mut::<SpanState>() {
         f(state, &layer.inner);
     }
+}
+
+/// Gives an unsampled span, which keeps no state until someone looks at its context, the
+/// context it implicitly had: a child of its nearest ancestor with state, or — for the top
+/// of an unsampled local trace — a new unsampled trace. Ancestors on the way get state too
+/// (frozen: a descendant has now observed them).
+fn materialize<S>(span: &RegistrySpan<'_, S>, inner: &Inner)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if span.extensions().get::<SpanState>().is_some() {
+        return;
+    }
+    // The stateless spans from `span` up to (excluding) the nearest ancestor with state.
+    let mut chain = Vec::new();
+    let mut base = None;
+    for s in span.scope() {
+        let known = s.extensions_mut().get_mut::<SpanState>().map(|st| {
+            st.frozen = true;
+            child_context(&st.cx)
+        });
+        match known {
+            Some(cx) => {
+                base = Some(cx);
+                break;
+            }
+            None => chain.push(s),
+        }
+    }
+    let start_us = inner.clock.now_us();
+    let mut next = base;
+    let last = chain.len().saturating_sub(1);
+    for (i, s) in chain.into_iter().rev().enumerate() {
+        let local_root = next.is_none();
+        let cx = next.take().unwrap_or_else(|| {
+            let trace_id = id::new_trace_id(inner.trace_id_128bit);
+            SpanContext { trace_id, span_id: trace_id.low, ..Default::default() }
+        });
+        let cx = SpanContext { span_id: if local_root { cx.span_id } else { id::new_span_id() }, ..cx };
+        let mut ext = s.extensions_mut();
+        // Another thread may have materialized it meanwhile: keep the first one.
+        if ext.get_mut::<SpanState>().is_none() {
+            ext.insert(SpanState {
+                cx,
+                frozen: i != last,
+                local_root,
+                start_us,
+                name: s.metadata().name(),
+                rec: None,
+            });
+        }
+        next = ext.get_mut::<SpanState>().map(|st| child_context(&st.cx));
+    }
+}
+
+/// The context a child of `parent` starts from (its own span id still to be drawn).
+fn child_context(parent: &SpanContext) -> SpanContext {
+    SpanContext {
+        trace_id: parent.trace_id,
+        span_id: 0,
+        parent_id: parent.span_id,
+        flags: parent.flags,
+        baggage: parent.baggage.clone(),
+        ..Default::default()
+    }
+}
+
+/// Where a new span's parent stands.
+enum Parent {
+    /// No parent: the span starts a trace here.
+    None,
+    /// A parent with no state: unsampled and unobserved, so the child is too.
+    Stateless,
+    /// The parent's context, as a child starts from it.
+    Known(SpanContext),
 }
 
 /// What we keep per span, in its extensions.
@@ -168,7 +244,7 @@ impl JaegerLayer {
     }
 
     /// The parent's context, explicit or contextual, marking the parent observed.
-    fn parent_context<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> Option<SpanContext>
+    fn parent<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> Parent
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
@@ -179,19 +255,15 @@ impl JaegerLayer {
         } else {
             None
         };
-        // A parent without our state (filtered out, or created before the layer was added)
-        // degrades to a root span (STYLE 10).
-        let parent = parent?;
+        let Some(parent) = parent else { return Parent::None };
         let mut ext = parent.extensions_mut();
-        let state = ext.get_mut::<SpanState>()?;
-        state.frozen = true;
-        Some(SpanContext {
-            trace_id: state.cx.trace_id,
-            span_id: state.cx.span_id,
-            flags: state.cx.flags,
-            baggage: state.cx.baggage.clone(),
-            ..Default::default()
-        })
+        match ext.get_mut::<SpanState>() {
+            Some(state) => {
+                state.frozen = true;
+                Parent::Known(child_context(&state.cx))
+            }
+            None => Parent::Stateless,
+        }
     }
 }
 
@@ -207,21 +279,20 @@ where
         let inner = &*self.inner;
         let counters = &inner.shared.counters;
         let meta = attrs.metadata();
-        let start_us = inner.clock.now_us();
-        let parent = Self::parent_context(attrs, &ctx);
-        let local_root = parent.is_none();
+        let parent = Self::parent(attrs, &ctx);
+        let local_root = matches!(parent, Parent::None);
 
         let mut decision = None;
         let cx = match parent {
-            Some(p) => SpanContext {
-                trace_id: p.trace_id,
-                span_id: id::new_span_id(),
-                parent_id: p.span_id,
-                flags: p.flags,
-                baggage: p.baggage,
-                ..Default::default()
-            },
-            None => {
+            Parent::Known(p) if p.flags & FLAG_SAMPLED != 0 => {
+                SpanContext { span_id: id::new_span_id(), ..p }
+            }
+            // Unsampled and not observed: no state at all (see `materialize`).
+            Parent::Known(_) | Parent::Stateless => {
+                incr(&counters.spans_started_unsampled);
+                return;
+            }
+            Parent::None => {
                 let trace_id = id::new_trace_id(inner.trace_id_128bit);
                 let mut priority = PriorityVisitor(None);
                 if meta.fields().field(SAMPLING_PRIORITY).is_some() {
@@ -237,38 +308,35 @@ where
                         flags
                     }
                 };
-                if flags & FLAG_SAMPLED != 0 {
-                    incr(&counters.traces_started_sampled);
-                } else {
+                if flags & FLAG_SAMPLED == 0 {
                     incr(&counters.traces_started_unsampled);
+                    incr(&counters.spans_started_unsampled);
+                    return;
                 }
+                incr(&counters.traces_started_sampled);
                 // Jaeger roots reuse the low trace id bits as span id (facts §10).
                 SpanContext { trace_id, span_id: trace_id.low, flags, ..Default::default() }
             }
         };
+        let start_us = inner.clock.now_us();
 
-        let rec = if cx.flags & FLAG_SAMPLED != 0 {
-            incr(&counters.spans_started_sampled);
-            let mut rec = Recording::new(meta.name(), meta.fields().len() + 6);
-            if let Some(d) = decision {
-                sampler_tags(&mut rec.tags, d.sampler_type, d.param);
-            }
-            // User code (Debug impls) runs here, before any extensions guard is taken.
-            let mut effects = SpanFieldEffects::default();
-            attrs.record(&mut TagVisitor {
-                tags: &mut rec.tags,
-                effects: &mut effects,
-                max_len: inner.max_tag_value_length,
-            });
-            if let Some(op) = effects.operation {
-                rec.operation = Cow::Owned(op);
-            }
-            rec.error = effects.error;
-            Some(rec)
-        } else {
-            incr(&counters.spans_started_unsampled);
-            None
-        };
+        incr(&counters.spans_started_sampled);
+        let mut rec = Recording::new(meta.name(), meta.fields().len() + 6);
+        if let Some(d) = decision {
+            sampler_tags(&mut rec.tags, d.sampler_type, d.param);
+        }
+        // User code (Debug impls) runs here, before any extensions guard is taken.
+        let mut effects = SpanFieldEffects::default();
+        attrs.record(&mut TagVisitor {
+            tags: &mut rec.tags,
+            effects: &mut effects,
+            max_len: inner.max_tag_value_length,
+        });
+        if let Some(op) = effects.operation {
+            rec.operation = Cow::Owned(op);
+        }
+        rec.error = effects.error;
+        let rec = Some(rec);
 
         let state = SpanState { cx, frozen: false, local_root, start_us, name: meta.name(), rec };
         if let Some(span) = ctx.span(id) {

@@ -190,6 +190,9 @@ impl ReceivedSpan {
     }
 }
 
+/// The receive buffer the receiver asks for.
+const RECV_BUFFER_BYTES: usize = 4 << 20;
+
 // === impl Receiver ===
 
 #[derive(Debug, Default)]
@@ -232,6 +235,9 @@ impl Receiver {
     /// When the socket cannot be bound or configured, or the thread cannot be spawned.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Receiver> {
         let socket = UdpSocket::bind(addr)?;
+        // Bursts of small datagrams overflow the default receive buffer (about 200 KiB) before
+        // this thread reads them; ask for 4 MiB (the kernel caps it at net.core.rmem_max).
+        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER_BYTES);
         socket.set_read_timeout(Some(POLL_INTERVAL))?;
         let addr = socket.local_addr()?;
         let shared = Arc::new(Shared::default());
