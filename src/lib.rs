@@ -6,11 +6,13 @@
 mod context;
 mod error;
 mod id;
+mod sampler;
 mod span_data;
 mod stats;
 
 pub use context::{Baggage, SpanContext};
 pub use error::Error;
 pub use id::TraceId;
+pub use sampler::{RemoteSampler, Sampler};
 pub use span_data::{Log, RefType, SpanRef, Tag, TagValue};
 pub use stats::Stats;
