@@ -76,7 +76,7 @@ mod tests {
 
     #[test]
     fn boundaries_match_the_go_values() {
-        assert_eq!(0x20c4_9ba5_e353_f8, 9_223_372_036_854_776_u64);
+        assert_eq!(0x0020_c49b_a5e3_53f8, 9_223_372_036_854_776_u64);
         assert_eq!(0x147_ae14_7ae1_47b0, 92_233_720_368_547_760_u64);
         assert_eq!(0xccc_cccc_cccc_cd00, 922_337_203_685_477_632_u64);
         for (rate, boundary) in BOUNDARIES {
