@@ -26,7 +26,7 @@ pub use error::Error;
 pub use export::ExporterGuard;
 pub use id::TraceId;
 pub use layer::JaegerLayer;
-pub use sampler::Sampler;
+pub use sampler::{RemoteSampler, Sampler};
 pub use span_data::{Log, RefType, SpanRef, Tag, TagValue};
 pub use span_ext::{JaegerSpanExt, SetParentError};
 pub use stats::Stats;
