@@ -28,7 +28,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn invalid(what: impl Into<String>, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        what: impl Into<String>,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::InvalidConfig { what: what.into(), value: value.to_string(), reason: reason.into() }
     }
 }

@@ -6,11 +6,13 @@
 mod context;
 mod error;
 mod id;
+mod propagation;
 mod span_data;
 mod stats;
 
 pub use context::{Baggage, SpanContext};
 pub use error::Error;
 pub use id::TraceId;
+pub use propagation::{extract, ExtractError, ExtractErrorKind, Extractor, Injector, Propagator};
 pub use span_data::{Log, RefType, SpanRef, Tag, TagValue};
 pub use stats::Stats;
