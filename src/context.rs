@@ -89,6 +89,8 @@ pub struct SpanContext {
     pub(crate) flags: u8,
     pub(crate) baggage: Baggage,
     pub(crate) debug_id: Option<String>,
+    /// W3C `tracestate`, carried through unchanged from extract to inject.
+    pub(crate) trace_state: Option<String>,
 }
 
 impl SpanContext {
@@ -152,5 +154,48 @@ impl SpanContext {
     pub fn with_debug_id(mut self, debug_id: impl Into<String>) -> Self {
         self.debug_id = Some(debug_id.into());
         self
+    }
+    /// The W3C `tracestate` received with this context, passed on unchanged by the W3C
+    /// propagator when it injects the context (or one of its children).
+    pub fn trace_state(&self) -> Option<&str> {
+        self.trace_state.as_deref()
+    }
+    /// Returns the context with a W3C `tracestate` to pass on.
+    pub fn with_trace_state(mut self, trace_state: impl Into<String>) -> Self {
+        self.trace_state = Some(trace_state.into());
+        self
+    }
+}
+
+/// The `uber-trace-id` form `{trace}:{span}:{parent}:{flags}`, as Jaeger's writer emits it
+/// (facts §5.2): zero-padded lower-case hex ids (16 or 32 digits for the trace id), flags as
+/// unpadded lower-case hex. Baggage and debug id are not part of it.
+///
+/// ```
+/// use jaeger_layer::{SpanContext, TraceId};
+/// let cx = SpanContext::new(TraceId::new(0, 0xabc), 0xdef, 0, 0xa);
+/// assert_eq!(cx.to_string(), "0000000000000abc:0000000000000def:0000000000000000:a");
+/// ```
+impl std::fmt::Display for SpanContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{:016x}:{:016x}:{:x}", self.trace_id, self.span_id, self.parent_id, self.flags)
+    }
+}
+
+/// Parses the `uber-trace-id` form: 1–32 hex digits of trace id, 1–16 of span and parent id,
+/// 1–2 of flags, either case, separated by `:`. The value is taken as it is: no URL decoding,
+/// no trimming; a zero trace id parses (extraction treats it as absent).
+///
+/// ```
+/// use jaeger_layer::{SpanContext, TraceId};
+/// let cx: SpanContext = "ABC:def:1:3".parse().unwrap();
+/// assert_eq!(cx, SpanContext::new(TraceId::new(0, 0xabc), 0xdef, 1, 3));
+/// assert!("abc:def:1".parse::<SpanContext>().is_err());
+/// ```
+impl std::str::FromStr for SpanContext {
+    type Err = crate::propagation::ExtractError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        crate::propagation::parse_uber_trace_id(s)
     }
 }

@@ -1,0 +1,131 @@
+//! URL escaping of header values: Go's `url.QueryEscape`/`QueryUnescape` for Jaeger and B3
+//! baggage (facts §5.3), plain percent-encoding for the W3C `baggage` header.
+
+use std::borrow::Cow;
+
+/// RFC 3986 unreserved characters: the only ones both encoders leave as they are
+/// (Go's `shouldEscape` in query mode keeps exactly these).
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+fn encode(s: &str, space_as_plus: bool) -> Cow<'_, str> {
+    if s.bytes().all(is_unreserved) {
+        return Cow::Borrowed(s);
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if is_unreserved(b) {
+            out.push(b as char);
+        } else if b == b' ' && space_as_plus {
+            out.push('+');
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes `%XX` (and `+` as space when `plus_as_space`). `None` when a `%` is not followed by
+/// two hex digits or the bytes are not UTF-8: callers keep the raw value then (facts §5.3).
+fn decode(s: &str, plus_as_space: bool) -> Option<Cow<'_, str>> {
+    if !s.bytes().any(|b| b == b'%' || (plus_as_space && b == b'+')) {
+        return Some(Cow::Borrowed(s));
+    }
+    // Decoding never grows the value, so this allocation is bounded by the input.
+    let mut out = Vec::with_capacity(s.len());
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hi = hex_val(*bytes.get(i + 1)?)?;
+                let lo = hex_val(*bytes.get(i + 2)?)?;
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            b'+' if plus_as_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// Go's `url.QueryEscape`: space becomes `+`, everything but unreserved characters `%XX`.
+pub(crate) fn query_escape(s: &str) -> Cow<'_, str> {
+    encode(s, true)
+}
+
+/// Go's `url.QueryUnescape` (`+` is a space); `None` on a bad escape or non-UTF-8 result.
+pub(crate) fn query_unescape(s: &str) -> Option<Cow<'_, str>> {
+    decode(s, true)
+}
+
+/// `query_unescape`, keeping the raw value when it cannot be decoded (Go's HTTP-headers
+/// propagator does the same, facts §5.3).
+pub(crate) fn query_unescape_or_raw(s: &str) -> Cow<'_, str> {
+    query_unescape(s).unwrap_or(Cow::Borrowed(s))
+}
+
+/// Percent-encoding for W3C baggage values: `+` is a literal there, so a space is `%20`.
+pub(crate) fn percent_encode(s: &str) -> Cow<'_, str> {
+    encode(s, false)
+}
+
+/// Percent-decoding for W3C baggage values, keeping the raw value when it cannot be decoded.
+pub(crate) fn percent_decode_or_raw(s: &str) -> Cow<'_, str> {
+    decode(s, false).unwrap_or(Cow::Borrowed(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_escape_matches_go() {
+        // Expected strings are what Go's url.QueryEscape returns for these inputs.
+        let cases = [
+            ("abc", "abc"),
+            ("a b", "a+b"),
+            ("a:b/c", "a%3Ab%2Fc"),
+            ("x+y=z&w", "x%2By%3Dz%26w"),
+            ("é", "%C3%A9"),
+            ("-_.~", "-_.~"),
+            ("", ""),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(query_escape(raw), want, "{raw:?}");
+            assert_eq!(query_unescape(want).as_deref(), Some(raw), "{want:?}");
+        }
+    }
+
+    #[test]
+    fn unescape_rules() {
+        assert_eq!(query_unescape("a%20b+c").as_deref(), Some("a b c"));
+        assert_eq!(query_unescape("%e2%9c%93").as_deref(), Some("✓"));
+        for bad in ["%", "%2", "%zz", "a%g1", "%ff"] {
+            assert_eq!(query_unescape(bad), None, "{bad:?}");
+            assert_eq!(query_unescape_or_raw(bad), bad);
+        }
+        assert_eq!(percent_decode_or_raw("a+b%20c"), "a+b c");
+        assert_eq!(percent_encode("a b+c"), "a%20b%2Bc");
+    }
+}
