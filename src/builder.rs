@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::export::batch::WireFormat;
 use crate::export::{spawn, ExporterGuard, Shared, WorkerConfig};
 use crate::layer::{Clock, Inner, JaegerLayer};
+use crate::propagation::Propagator;
 use crate::sampler::Sampler;
 use crate::span_data::{Process, Tag, TagValue};
 use crate::stats::Counters;
@@ -45,6 +46,7 @@ pub struct Builder {
     max_tag_value_length: usize,
     metadata_tags: bool,
     agent_reresolve_interval: Option<Duration>,
+    propagator: Propagator,
 }
 
 impl Default for Builder {
@@ -61,6 +63,7 @@ impl Default for Builder {
             max_tag_value_length: 256,
             metadata_tags: true,
             agent_reresolve_interval: Some(Duration::from_secs(30)),
+            propagator: Propagator::jaeger(),
         }
     }
 }
@@ -149,6 +152,15 @@ impl Builder {
         self
     }
 
+    /// How [`JaegerSpanExt::inject`](crate::JaegerSpanExt::inject) and
+    /// [`extract`](crate::JaegerSpanExt::extract) encode the context in headers: Jaeger's
+    /// `uber-trace-id`, W3C `traceparent`, B3, or a composite. Defaults to
+    /// [`Propagator::jaeger`].
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.propagator = propagator;
+        self
+    }
+
     /// Builds the layer and starts the exporter thread.
     ///
     /// # Errors
@@ -199,6 +211,7 @@ impl Builder {
             trace_id_128bit: self.trace_id_128bit,
             max_tag_value_length: self.max_tag_value_length,
             metadata_tags: self.metadata_tags,
+            propagator: self.propagator,
         };
         Ok((JaegerLayer::from_inner(Arc::new(inner)), ExporterGuard::new(shared, handle)))
     }

@@ -43,6 +43,7 @@ pub(crate) struct Inner {
     pub(crate) trace_id_128bit: bool,
     pub(crate) max_tag_value_length: usize,
     pub(crate) metadata_tags: bool,
+    pub(crate) propagator: crate::propagation::Propagator,
 }
 
 /// Wall-clock microseconds from one monotonic clock read: `now = anchor + elapsed`, so a
@@ -163,6 +164,7 @@ fn child_context(parent: &SpanContext) -> SpanContext {
         parent_id: parent.span_id,
         flags: parent.flags,
         baggage: parent.baggage.clone(),
+        trace_state: parent.trace_state.clone(),
         ..Default::default()
     }
 }
@@ -520,6 +522,7 @@ impl SpanState {
             self.cx.flags |= FLAG_SAMPLED | FLAG_DEBUG;
             self.cx.debug_id = Some(debug_id);
         }
+        self.cx.trace_state = remote.trace_state;
         let now_sampled = self.cx.flags & FLAG_SAMPLED != 0;
         match (was_sampled, now_sampled) {
             (false, true) => {

@@ -30,5 +30,5 @@ pub use layer::JaegerLayer;
 pub use sampler::{RemoteSampler, Sampler};
 pub use propagation::{extract, ExtractError, ExtractErrorKind, Extractor, Injector, Propagator};
 pub use span_data::{Log, RefType, SpanRef, Tag, TagValue};
-pub use span_ext::{JaegerSpanExt, SetParentError};
+pub use span_ext::{JaegerSpanExt, SetParentError, SetParentFromError};
 pub use stats::Stats;

@@ -6,6 +6,7 @@ use tracing::Span;
 
 use crate::context::SpanContext;
 use crate::layer::{SpanState, WithContext};
+use crate::propagation::{ExtractError, Extractor, Injector};
 
 /// Why [`JaegerSpanExt::set_parent`] refused to re-parent a span.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +85,79 @@ pub trait JaegerSpanExt {
     /// tracing::Span::none().set_baggage_item("user", "ada"); // inert without a layer
     /// ```
     fn set_baggage_item(&self, key: &str, value: &str);
+
+    /// Writes the span's context (and baggage) into `carrier` with the layer's
+    /// [`Propagator`](crate::Propagator), e.g. into the headers of an outgoing request.
+    /// Freezes the context (see [`set_parent`](Self::set_parent)). Writes nothing when the
+    /// span is disabled or no layer is installed.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use jaeger_layer::JaegerSpanExt;
+    /// let mut headers = HashMap::new();
+    /// tracing::Span::current().inject(&mut headers);
+    /// assert!(headers.is_empty()); // no JaegerLayer here
+    /// ```
+    fn inject(&self, carrier: &mut dyn Injector);
+
+    /// Reads a remote context from `carrier` with the layer's propagator (Jaeger's format
+    /// when no layer is installed). `Ok(None)` when the carrier has none; a malformed or
+    /// oversized header is an error and is counted in
+    /// [`Stats::span_context_decoding_errors`](crate::Stats::span_context_decoding_errors).
+    ///
+    /// # Errors
+    /// [`ExtractError`] for a corrupt or oversized header.
+    fn extract(&self, carrier: &dyn Extractor) -> Result<Option<SpanContext>, ExtractError>;
+
+    /// [`extract`](Self::extract)s a context from `carrier` and makes it the span's parent:
+    /// the one call a server handler makes. With no context in the carrier the span stays
+    /// a root; with a malformed one it stays a root and the error is returned.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use jaeger_layer::JaegerSpanExt;
+    ///
+    /// #[tracing::instrument(skip(headers))]
+    /// fn handle(headers: &HashMap<String, String>) {
+    ///     if let Err(e) = tracing::Span::current().set_parent_from(headers) {
+    ///         tracing::warn!(error = %e, "starting a new trace");
+    ///     }
+    /// }
+    /// # handle(&HashMap::new());
+    /// ```
+    ///
+    /// # Errors
+    /// [`SetParentFromError`] when the header is malformed or the span's context was already
+    /// observed.
+    fn set_parent_from(&self, carrier: &dyn Extractor) -> Result<(), SetParentFromError>;
+}
+
+/// Why [`JaegerSpanExt::set_parent_from`] left the span a root.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SetParentFromError {
+    /// The carrier's context header was malformed or too large.
+    Extract(ExtractError),
+    /// The span's context was already observed.
+    SetParent(SetParentError),
+}
+
+impl fmt::Display for SetParentFromError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetParentFromError::Extract(e) => e.fmt(f),
+            SetParentFromError::SetParent(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SetParentFromError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SetParentFromError::Extract(e) => Some(e),
+            SetParentFromError::SetParent(e) => Some(e),
+        }
+    }
 }
 
 /// Runs `f` on the span's state, if the span is enabled and reaches our layer.
@@ -123,5 +197,33 @@ impl JaegerSpanExt for Span {
             let now = inner.clock.now_us();
             state.set_baggage_item(key, value, now, inner)
         });
+    }
+
+    fn inject(&self, carrier: &mut dyn Injector) {
+        // Copy the context out under the lock; the carrier (user code) runs after it.
+        let Some((cx, propagator)) = with_state(self, |state, inner| {
+            state.frozen = true;
+            (state.cx.clone(), inner.propagator.clone())
+        }) else {
+            return;
+        };
+        propagator.inject(&cx, carrier);
+    }
+
+    fn extract(&self, carrier: &dyn Extractor) -> Result<Option<SpanContext>, ExtractError> {
+        let layer = with_state(self, |_, inner| (inner.propagator.clone(), inner.shared.counters.clone()));
+        match layer {
+            Some((propagator, counters)) => propagator.extract(carrier).inspect_err(|_| {
+                crate::stats::incr(&counters.span_context_decoding_errors);
+            }),
+            None => crate::propagation::extract(carrier),
+        }
+    }
+
+    fn set_parent_from(&self, carrier: &dyn Extractor) -> Result<(), SetParentFromError> {
+        match self.extract(carrier).map_err(SetParentFromError::Extract)? {
+            Some(cx) => self.set_parent(cx).map_err(SetParentFromError::SetParent),
+            None => Ok(()),
+        }
     }
 }
