@@ -279,7 +279,7 @@ pub(crate) fn too_large_message(
 }
 
 #[cfg(all(test, feature = "receiver"))]
-mod tests {
+pub(crate) mod tests {
     //! Every emitted datagram is decoded with our decoder (and, in `thrift::interop_tests`,
     //! with jaeger-client-python's) and checked against what was pushed.
     use std::borrow::Cow;
