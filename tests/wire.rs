@@ -1,3 +1,4 @@
+#![cfg(feature = "receiver")]
 //! The public decoder and the UDP receiver, fed with bytes we did not produce with our own
 //! encoder: the Apache Thrift vectors of facts §12.1 and binary messages assembled here
 //! field by field from the protocol's rules (facts §1.1, §1.2).
