@@ -639,6 +639,56 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn too_large_reports_are_rate_limited() {
+        let mut huge = span_103();
+        huge.tags.push(Tag::new("payload", "z".repeat(2_000)));
+        let (mut b, counters) = batcher(WireFormat::AgentCompact, 1_000, 0);
+        assert!(b.last_too_large_report.is_none());
+        assert!(run(&mut b, &[huge.clone()]).is_empty());
+        let first = b.last_too_large_report.expect("the first drop is reported");
+        assert!(run(&mut b, &[huge.clone(), huge]).is_empty());
+        // Counted every time, reported once within the interval.
+        assert_eq!(b.last_too_large_report, Some(first));
+        assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 3);
+    }
+
+    /// A quick throughput figure, not a criterion bench (the batcher is crate-private):
+    /// `cargo test --release --lib bench_encode -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "measurement; run in release"]
+    fn bench_encode_throughput() {
+        let mut rng = Rng(7);
+        let spans: Vec<FinishedSpan> = (0..1_000).map(|i| rich_span(i, &mut rng)).collect();
+        for format in FORMATS {
+            let (mut b, counters) = batcher(format, 65_000, 0);
+            let (mut bytes, mut packets) = (0usize, 0usize);
+            let mut send = |d: &[u8]| {
+                bytes += d.len();
+                packets += 1;
+                Ok(())
+            };
+            let rounds = 200;
+            let start = Instant::now();
+            for _ in 0..rounds {
+                for s in &spans {
+                    b.push(s, &mut send);
+                }
+            }
+            b.flush(&mut send);
+            let secs = start.elapsed().as_secs_f64();
+            let n = (rounds * spans.len()) as f64;
+            assert_eq!(counters.spans_exported.load(Relaxed), n as u64);
+            println!(
+                "{format:?}: {:.2} M spans/s, {:.0} MB/s, {:.0} ns/span, {} B/span, {packets} packets",
+                n / secs / 1e6,
+                bytes as f64 / secs / 1e6,
+                secs * 1e9 / n,
+                bytes / n as usize
+            );
+        }
+    }
+
+    #[test]
     fn batcher_is_send() {
         fn assert_send<T: Send>() {}
         assert_send::<Batcher>();
