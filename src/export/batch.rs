@@ -143,6 +143,10 @@ impl Batcher {
             }
             if self.batch_size(1, span_len) > self.max_packet_size {
                 self.pending.clear();
+                // One huge span must not pin its buffer for the life of the exporter.
+                if self.pending.capacity() > self.max_packet_size.saturating_mul(2) {
+                    self.pending.shrink_to(self.max_packet_size);
+                }
                 self.drop_too_large(span, span_len);
                 return;
             }
@@ -602,6 +606,7 @@ pub(crate) mod tests {
         assert_same(&c, &spans[1]);
         assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 1);
         assert_eq!(counters.spans_exported.load(Relaxed), 2);
+        assert!(b.pending.capacity() <= 2 * 65_000, "the huge span's buffer was released");
     }
 
     #[test]
