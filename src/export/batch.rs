@@ -143,6 +143,10 @@ impl Batcher {
             }
             if self.batch_size(1, span_len) > self.max_packet_size {
                 self.pending.clear();
+                // One huge span must not pin its buffer for the life of the exporter.
+                if self.pending.capacity() > self.max_packet_size.saturating_mul(2) {
+                    self.pending.shrink_to(self.max_packet_size);
+                }
                 self.drop_too_large(span, span_len);
                 return;
             }
@@ -279,7 +283,7 @@ pub(crate) fn too_large_message(
 }
 
 #[cfg(all(test, feature = "receiver"))]
-mod tests {
+pub(crate) mod tests {
     //! Every emitted datagram is decoded with our decoder (and, in `thrift::interop_tests`,
     //! with jaeger-client-python's) and checked against what was pushed.
     use std::borrow::Cow;
@@ -602,6 +606,7 @@ mod tests {
         assert_same(&c, &spans[1]);
         assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 1);
         assert_eq!(counters.spans_exported.load(Relaxed), 2);
+        assert!(b.pending.capacity() <= 2 * 65_000, "the huge span's buffer was released");
     }
 
     #[test]
@@ -636,6 +641,56 @@ mod tests {
         huge.tags.push(Tag::new("small", "s"));
         huge.logs.push(Log { timestamp_us: 0, fields: vec![Tag::new("big", "b".repeat(99))] });
         assert_eq!(huge.largest_field(), Some(("big", 99)));
+    }
+
+    #[test]
+    fn too_large_reports_are_rate_limited() {
+        let mut huge = span_103();
+        huge.tags.push(Tag::new("payload", "z".repeat(2_000)));
+        let (mut b, counters) = batcher(WireFormat::AgentCompact, 1_000, 0);
+        assert!(b.last_too_large_report.is_none());
+        assert!(run(&mut b, &[huge.clone()]).is_empty());
+        let first = b.last_too_large_report.expect("the first drop is reported");
+        assert!(run(&mut b, &[huge.clone(), huge]).is_empty());
+        // Counted every time, reported once within the interval.
+        assert_eq!(b.last_too_large_report, Some(first));
+        assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 3);
+    }
+
+    /// A quick throughput figure, not a criterion bench (the batcher is crate-private):
+    /// `cargo test --release --lib bench_encode -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "measurement; run in release"]
+    fn bench_encode_throughput() {
+        let mut rng = Rng(7);
+        let spans: Vec<FinishedSpan> = (0..1_000).map(|i| rich_span(i, &mut rng)).collect();
+        for format in FORMATS {
+            let (mut b, counters) = batcher(format, 65_000, 0);
+            let (mut bytes, mut packets) = (0usize, 0usize);
+            let mut send = |d: &[u8]| {
+                bytes += d.len();
+                packets += 1;
+                Ok(())
+            };
+            let rounds = 200;
+            let start = Instant::now();
+            for _ in 0..rounds {
+                for s in &spans {
+                    b.push(s, &mut send);
+                }
+            }
+            b.flush(&mut send);
+            let secs = start.elapsed().as_secs_f64();
+            let n = (rounds * spans.len()) as f64;
+            assert_eq!(counters.spans_exported.load(Relaxed), n as u64);
+            println!(
+                "{format:?}: {:.2} M spans/s, {:.0} MB/s, {:.0} ns/span, {} B/span, {packets} packets",
+                n / secs / 1e6,
+                bytes as f64 / secs / 1e6,
+                secs * 1e9 / n,
+                bytes / n as usize
+            );
+        }
     }
 
     #[test]

@@ -48,16 +48,17 @@ pub(crate) fn decode_datagram(bytes: &[u8]) -> Result<ReceivedBatch> {
     match bytes {
         [0x82, ..] => {
             let mut input = bytes;
-            let mut p = TCompactInputProtocol::with_config(&mut input, config(bytes.len()));
-            let batch = read_emit_batch(&mut p)?;
-            drop(p);
+            let batch =
+                read_emit_batch(&mut TCompactInputProtocol::with_config(&mut input, config(bytes.len())))?;
             finish(batch, input)
         }
         [0x80, 0x01, ..] => {
             let mut input = bytes;
-            let mut p = TBinaryInputProtocol::with_config(&mut input, true, config(bytes.len()));
-            let batch = read_emit_batch(&mut p)?;
-            drop(p);
+            let batch = read_emit_batch(&mut TBinaryInputProtocol::with_config(
+                &mut input,
+                true,
+                config(bytes.len()),
+            ))?;
             finish(batch, input)
         }
         [] => Err(DecodeError::new("empty datagram".into())),
@@ -70,9 +71,7 @@ pub(crate) fn decode_datagram(bytes: &[u8]) -> Result<ReceivedBatch> {
 /// Decodes a bare `Batch` struct in the binary protocol (an HTTP collector body).
 pub(crate) fn decode_batch(bytes: &[u8]) -> Result<ReceivedBatch> {
     let mut input = bytes;
-    let mut p = TBinaryInputProtocol::with_config(&mut input, true, config(bytes.len()));
-    let batch = read_batch(&mut p)?;
-    drop(p);
+    let batch = read_batch(&mut TBinaryInputProtocol::with_config(&mut input, true, config(bytes.len())))?;
     finish(batch, input)
 }
 
