@@ -201,6 +201,8 @@ pub(crate) struct Recording {
     pub(crate) logs: Vec<Log>,
     pub(crate) refs: Vec<SpanRef>,
     pub(crate) error: bool,
+    /// The sampler's tags, on the span that took the decision.
+    pub(crate) sampler: Option<(&'static str, TagValue)>,
 }
 
 impl Recording {
@@ -211,6 +213,7 @@ impl Recording {
             logs: Vec::new(),
             refs: Vec::new(),
             error: false,
+            sampler: None,
         }
     }
 
@@ -227,17 +230,6 @@ impl Recording {
         }
         self.error |= effects.error;
     }
-}
-
-fn sampler_tags(tags: &mut Vec<Tag>, sampler_type: &'static str, param: SamplerParam) {
-    tags.push(Tag::new("sampler.type", sampler_type));
-    tags.push(Tag {
-        key: Cow::Borrowed("sampler.param"),
-        value: match param {
-            SamplerParam::Bool(b) => TagValue::Bool(b),
-            SamplerParam::Double(d) => TagValue::Double(d),
-        },
-    });
 }
 
 impl JaegerLayer {
@@ -323,10 +315,14 @@ where
         let start_us = inner.clock.now_us();
 
         incr(&counters.spans_started_sampled);
-        let mut rec = Recording::new(meta.name(), meta.fields().len() + 6);
-        if let Some(d) = decision {
-            sampler_tags(&mut rec.tags, d.sampler_type, d.param);
-        }
+        let mut rec = Recording::new(meta.name(), meta.fields().len());
+        rec.sampler = decision.map(|d| {
+            let param = match d.param {
+                SamplerParam::Bool(b) => TagValue::Bool(b),
+                SamplerParam::Double(x) => TagValue::Double(x),
+            };
+            (d.sampler_type, param)
+        });
         // User code (Debug impls) runs here, before any extensions guard is taken.
         let mut effects = SpanFieldEffects::default();
         attrs.record(&mut TagVisitor {
@@ -412,22 +408,6 @@ where
         let Some(mut rec) = state.rec else { return };
         let inner = &*self.inner;
         let end_us = inner.clock.now_us();
-        let meta = span.metadata();
-        if inner.metadata_tags {
-            if let Some(file) = meta.file() {
-                rec.tags.push(Tag::new("code.filepath", file));
-            }
-            if let Some(line) = meta.line() {
-                rec.tags.push(Tag::new("code.lineno", i64::from(line)));
-            }
-            if let Some(module) = meta.module_path() {
-                rec.tags.push(Tag::new("code.namespace", module));
-            }
-            rec.tags.push(Tag::new("level", meta.level().as_str()));
-        }
-        if rec.error && !rec.tags.iter().any(|t| t.key == "error") {
-            rec.tags.push(Tag::new("error", true));
-        }
         if let Some(debug_id) = state.cx.debug_id {
             rec.tags.push(Tag::new("jaeger-debug-id", debug_id));
         }
@@ -442,6 +422,9 @@ where
             duration_us: (end_us - state.start_us).max(0),
             tags: rec.tags,
             logs: rec.logs,
+            sampler: rec.sampler,
+            metadata: inner.metadata_tags.then(|| span.metadata()),
+            error: rec.error,
         });
     }
 
@@ -515,7 +498,7 @@ impl SpanState {
                 &counters.traces_joined_unsampled
             });
             if let Some(rec) = &mut self.rec {
-                rec.tags.retain(|t| t.key != "sampler.type" && t.key != "sampler.param");
+                rec.sampler = None;
             }
         } else if let Some(debug_id) = remote.debug_id {
             // A bare `jaeger-debug-id`: this trace is force-sampled and tagged (facts §4.9).

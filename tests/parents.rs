@@ -161,9 +161,8 @@ fn remote_baggage_and_debug_id_start_a_debug_trace() {
     let h = Harness::with(|b| b.sampler(Sampler::never()));
     h.run(|| {
         let span = info_span!("debugged");
-        let only_debug = SpanContext::default()
-            .with_debug_id("req-17")
-            .with_baggage(Baggage::from_iter([("k", "v")]));
+        let only_debug =
+            SpanContext::default().with_debug_id("req-17").with_baggage(Baggage::from_iter([("k", "v")]));
         span.set_parent(only_debug).unwrap();
         assert_eq!(span.baggage_item("k").as_deref(), Some("v"));
         span.in_scope(|| info_span!("child").in_scope(|| {}));

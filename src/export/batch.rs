@@ -368,6 +368,9 @@ pub(crate) mod tests {
                     fields: vec![Tag::new("event", "x"), Tag::new("n", k as i64)],
                 })
                 .collect(),
+            sampler: None,
+            metadata: None,
+            error: false,
         }
     }
 

@@ -61,6 +61,7 @@ fn run(shared: &Shared, config: WorkerConfig) {
         let stopping = shared.shutdown.load(Ordering::Acquire);
         while let Some(mut span) = shared.queue.pop() {
             add_parent_ref(&mut span);
+            span.expand_implied_tags();
             batcher.push(&span, &mut send);
         }
         if requested != flushed_gen || stopping || last_flush.elapsed() >= flush_interval {

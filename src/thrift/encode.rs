@@ -284,6 +284,9 @@ pub(crate) mod tests {
             duration_us: 5,
             tags: vec![],
             logs: vec![],
+            sampler: None,
+            metadata: None,
+            error: false,
         }
     }
 
