@@ -110,8 +110,34 @@ pub(crate) fn new_span_id() -> u64 {
 /// A new trace id: the low half random and non-zero, the high half random when `wide`.
 #[inline]
 pub(crate) fn new_trace_id(wide: bool) -> TraceId {
+    #[cfg(test)]
+    if let Some(id) = test_seam::next() {
+        return id;
+    }
     let high = if wide { random_u64() } else { 0 };
     TraceId { high, low: random_u64() }
+}
+
+/// Deterministic trace ids for the crate's own tests (not compiled otherwise, so the hot
+/// path pays nothing for it).
+#[cfg(test)]
+pub(crate) mod test_seam {
+    use super::TraceId;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    thread_local! {
+        static NEXT: RefCell<VecDeque<TraceId>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    /// The next trace ids this thread's new roots get, in order.
+    pub(crate) fn queue(ids: impl IntoIterator<Item = TraceId>) {
+        NEXT.with(|n| n.borrow_mut().extend(ids));
+    }
+
+    pub(super) fn next() -> Option<TraceId> {
+        NEXT.with(|n| n.borrow_mut().pop_front())
+    }
 }
 
 #[cfg(test)]

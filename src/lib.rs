@@ -10,6 +10,8 @@ mod export;
 mod fields;
 mod id;
 mod layer;
+#[cfg(all(test, feature = "receiver"))]
+mod layer_tests;
 mod propagation;
 mod sampler;
 mod span_data;

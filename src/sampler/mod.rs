@@ -141,7 +141,6 @@ impl Sampler {
 
     /// Builds the running sampler. A remote sampler spawns its poller thread here.
     // Called by the layer's builder, which lands in another branch.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn start(&self, service_name: &str, counters: Arc<Counters>) -> Result<ActiveSampler, Error> {
         let active = match &self.kind {
             Kind::Remote(config) => {
@@ -361,7 +360,6 @@ impl Local {
 }
 
 // Called by the layer, which lands in another branch.
-#[cfg_attr(not(test), allow(dead_code))]
 impl ActiveSampler {
     /// The decision for a new trace whose local root span is named `operation`.
     ///
