@@ -46,7 +46,7 @@ impl Baggage {
 
     /// Whether there are no items.
     pub fn is_empty(&self) -> bool {
-        self.0.as_ref().map_or(true, |v| v.is_empty())
+        self.0.as_ref().is_none_or(|v| v.is_empty())
     }
 
     /// The number of items.

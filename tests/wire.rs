@@ -212,7 +212,7 @@ fn hostile_lengths_and_nesting_are_errors() {
     assert!(decode_datagram(&huge_list).is_err());
     // An unknown struct field nested 10,000 deep (skipped, so only the depth limit stops it).
     let mut deep = vector_105()[..13].to_vec();
-    deep.extend(std::iter::repeat(0x2c).take(10_000)); // field id +2, type struct
+    deep.extend(std::iter::repeat_n(0x2c, 10_000)); // field id +2, type struct
     assert!(decode_datagram(&deep).is_err());
 }
 

@@ -232,7 +232,7 @@ impl Batcher {
         incr(&self.counters.spans_dropped_too_large);
         let now = Instant::now();
         let due =
-            self.last_too_large_report.map_or(true, |t| now.duration_since(t) >= TOO_LARGE_REPORT_INTERVAL);
+            self.last_too_large_report.is_none_or(|t| now.duration_since(t) >= TOO_LARGE_REPORT_INTERVAL);
         if due {
             self.last_too_large_report = Some(now);
             let dropped = self.counters.spans_dropped_too_large.load(Relaxed);

@@ -383,6 +383,7 @@ impl ActiveSampler {
     }
 
     /// Asks the remote poller to fetch the strategy now (no-op for other samplers).
+    #[cfg(test)]
     pub(crate) fn poll_now(&self) {
         if let Active::Remote(remote) = &self.active {
             remote.poll_now();

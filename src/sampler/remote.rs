@@ -103,6 +103,7 @@ impl Remote {
         self.shared.current.load()
     }
 
+    #[cfg(test)]
     pub(super) fn poll_now(&self) {
         self.shared.control().poll_requested = true;
         self.shared.changed.notify_all();
