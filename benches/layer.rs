@@ -76,6 +76,12 @@ fn ladder(c: &mut Criterion) {
         let (dispatch, guard) = ours(Sampler::never(), &sink);
         b.iter_custom(|iters| bursts(&dispatch, Some(&guard), iters))
     });
+    group.bench_function("jaeger_sampled_probabilistic", |b| {
+        // Rate 1.0 samples everything: the difference to `jaeger_sampled` (const) is the cost
+        // of the probabilistic decision itself.
+        let (dispatch, guard) = ours(Sampler::probabilistic(1.0).unwrap(), &sink);
+        b.iter_custom(|iters| bursts(&dispatch, Some(&guard), iters));
+    });
     group.bench_function("jaeger_sampled", |b| {
         let (dispatch, guard) = ours(Sampler::always(), &sink);
         b.iter_custom(|iters| bursts(&dispatch, Some(&guard), iters));

@@ -1,4 +1,112 @@
-//! jaeger-layer: a `tracing_subscriber::Layer` that reports spans to Jaeger.
+//! A [`tracing_subscriber::Layer`] that reports the spans of any program instrumented with
+//! [`tracing`] to [Jaeger](https://www.jaegertracing.io/).
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use tracing_subscriber::prelude::*;
+//!
+//! #[tracing::instrument]
+//! fn handle(order_id: u64) {
+//!     tracing::info!(order_id, "handling");
+//! }
+//!
+//! fn main() -> Result<(), jaeger_layer::Error> {
+//!     let (layer, guard) = jaeger_layer::JaegerLayer::builder()
+//!         .service_name("checkout")
+//!         .agent_endpoint("127.0.0.1:6831")
+//!         .build()?;
+//!     tracing_subscriber::registry().with(layer).init();
+//!     handle(42);
+//!     guard.flush(Duration::from_secs(1))?;
+//!     Ok(()) // dropping the guard flushes (at most 5 s) and stops the exporter thread
+//! }
+//! ```
+//!
+//! # Architecture
+//!
+//! ```text
+//!  application threads                                     exporter thread
+//!  ───────────────────                                     ───────────────
+//!  on_new_span ── sampling decision (roots only) ─┐
+//!     │  sampled: ids + tags in the span's        │
+//!     │  extensions; unsampled: nothing at all    │
+//!  on_record / on_event ── tags, logs             │
+//!  on_close ── FinishedSpan ──► ArrayQueue ───────┼──► drain ─► Thrift encode ─► UDP agent
+//!              (full: drop + count, never block)  │    (batches that fit max_packet_size,
+//!                                                 │     seqNo, ClientStats, every interval,
+//!                                                 │     on flush(), on guard drop)
+//! ```
+//!
+//! # Mapping
+//!
+//! | tracing | Jaeger |
+//! |---|---|
+//! | span name (or an `otel.name` field) | operation name |
+//! | integer / float / bool / string fields | `LONG` / `DOUBLE` / `BOOL` / `STRING` tags (`u64` above `i64::MAX` as `STRING`) |
+//! | `?debug` fields, `%display` fields | `STRING` tags |
+//! | `&dyn Error` fields | the message, and `error=true` |
+//! | `otel.kind`, `otel.status_code = "Error"` | `span.kind`, `error=true` |
+//! | events in a sampled span | logs with the event's fields and `level`; an ERROR event sets `error=true` |
+//! | parent (contextual or `parent:`) | `parentSpanId` and a `CHILD_OF` reference |
+//! | [`Span::follows_from`](tracing::Span::follows_from) | a `FOLLOWS_FROM` reference |
+//! | metadata | `code.filepath`, `code.lineno`, `code.namespace`, `level` ([`Builder::metadata_tags`]) |
+//!
+//! String tag values are cut at 256 bytes on a character boundary
+//! ([`Builder::max_tag_value_length`]). Trace ids have 128 bits unless
+//! [`Builder::trace_id_128bit`] says otherwise.
+//!
+//! # Sampling
+//!
+//! The decision is taken once, when a trace's root span is created, by the [`Sampler`]
+//! given to [`Builder::sampler`]: always, never, probabilistic (Jaeger's exact rule, so
+//! services in other languages decide alike), rate-limiting, or remote (strategies polled from
+//! the agent, including per-operation ones). Children inherit it; a span parented to a remote
+//! context follows the upstream decision. An unsampled span stores nothing and costs a few
+//! nanoseconds more than the bare registry; its context is computed only if something asks
+//! for it (an inject, say). A `sampling.priority` field ≥ 1 on a root forces sampling (+debug),
+//! 0 forbids it.
+//!
+//! # Propagation
+//!
+//! [`JaegerSpanExt`] gives every `tracing::Span` its Jaeger context: `inject` it into the
+//! headers of an outgoing request, `set_parent_from` the headers of an incoming one — also
+//! inside an `#[instrument]` function, after the span was entered, as long as its context
+//! was not yet observed. Formats: Jaeger (`uber-trace-id`, `uberctx-*` baggage,
+//! `jaeger-debug-id`), W3C Trace Context, B3, or a composite ([`Propagator`]).
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use jaeger_layer::JaegerSpanExt;
+//!
+//! #[tracing::instrument(skip(headers))]
+//! fn server(headers: &HashMap<String, String>) {
+//!     let _ = tracing::Span::current().set_parent_from(headers); // malformed: stays a root
+//!     let mut outgoing = HashMap::new();
+//!     tracing::Span::current().inject(&mut outgoing); // calls further down
+//! }
+//! # server(&HashMap::new());
+//! ```
+//!
+//! # What is lost, and how to see it
+//!
+//! Nothing is dropped silently. [`ExporterGuard::stats`] counts every sampled span that
+//! finished as exported, dropped because the queue was full, dropped because it alone does
+//! not fit in a datagram, failed (socket error), or still queued; the three loss counters are
+//! also sent to Jaeger in every batch's `ClientStats`. The first queue-full drop and every
+//! too-large span (rate-limited) are reported on stderr, never through `tracing`.
+//!
+//! # Features
+//!
+//! - `receiver` (default): [`receiver::Receiver`], a UDP stand-in agent that decodes what it
+//!   receives, for tests and local development.
+//! - `http`: [`Injector`]/[`Extractor`] for `http::HeaderMap`.
+//!
+//! # Not supported yet
+//!
+//! Configuration from `JAEGER_*` environment variables, the HTTP collector transport, the
+//! binary agent protocol on port 6832 and a `metrics` facade exporter are being added.
 #![deny(missing_docs, unsafe_code)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, deny(rustdoc::broken_intra_doc_links))]
@@ -34,3 +142,8 @@ pub use sampler::{RemoteSampler, Sampler};
 pub use span_data::{Log, RefType, SpanRef, Tag, TagValue};
 pub use span_ext::{JaegerSpanExt, SetParentError, SetParentFromError};
 pub use stats::Stats;
+
+/// The README's code blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
