@@ -330,3 +330,37 @@ fn unsampled_spans_are_never_exported() {
     assert!(h.receiver.batches().is_empty());
     let _ = render_with(&[], &[]);
 }
+
+/// A field whose `Debug` itself traces: if the layer held a span's extensions lock while
+/// formatting it, this would deadlock (a known bug class of tracing layers).
+struct Reentrant;
+impl std::fmt::Debug for Reentrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        tracing::info!("logged from inside Debug");
+        let inner = info_span!("span_from_debug");
+        inner.in_scope(|| tracing::info!("nested"));
+        f.write_str("reentrant")
+    }
+}
+
+#[test]
+fn field_formatting_that_traces_does_not_deadlock() {
+    let h = Harness::new();
+    h.run(|| {
+        let span = info_span!("outer", value = ?Reentrant, later = tracing::field::Empty);
+        span.in_scope(|| {
+            span.record("later", tracing::field::debug(Reentrant));
+            tracing::info!(value = ?Reentrant, "event with a reentrant field");
+        });
+    });
+    // tracing-core disables dispatch re-entered from inside a subscriber callback on some
+    // paths (creation, events) and not on others (`Span::record`): whatever was enabled is
+    // exported; what matters is that nothing deadlocked and the values were recorded.
+    h.guard.flush(support::WAIT).unwrap();
+    let exported = h.guard.stats().spans_exported as usize;
+    let spans = h.spans(exported);
+    let outer = by_name(&spans, "outer");
+    assert_eq!(outer.tag("value"), Some(&TagValue::String("reentrant".into())));
+    assert_eq!(outer.tag("later"), Some(&TagValue::String("reentrant".into())));
+    assert_eq!(outer.logs.len(), 1);
+}
