@@ -23,7 +23,7 @@ use crate::fields::{LogVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor, S
 use crate::id;
 use crate::sampler::{ActiveSampler, SamplerParam};
 use crate::span_data::{FinishedSpan, Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
-use crate::stats::incr;
+use crate::stats::{incr, Origin};
 
 /// A `tracing_subscriber::Layer` that reports sampled spans to Jaeger.
 ///
@@ -146,7 +146,7 @@ where
             ext.insert(SpanState {
                 cx,
                 frozen: i != last,
-                local_root,
+                origin: if local_root { Origin::Root } else { Origin::Child },
                 start_us,
                 name: s.metadata().name(),
                 rec: None,
@@ -185,8 +185,8 @@ pub(crate) struct SpanState {
     /// The context was observed (a child was created, it was injected, or read through
     /// `context()`): from now on `set_parent` would split the trace, so it is refused.
     pub(crate) frozen: bool,
-    /// The span started a trace here (no local or remote parent): `set_parent` may re-decide.
-    pub(crate) local_root: bool,
+    /// How the span started: it decides which counter it is in.
+    pub(crate) origin: Origin,
     pub(crate) start_us: i64,
     /// The span's name, for a recording started late by `set_parent`.
     pub(crate) name: &'static str,
@@ -283,7 +283,7 @@ where
             }
             // Unsampled and not observed: no state at all (see `materialize`).
             Parent::Known(_) | Parent::Stateless => {
-                incr(&counters.spans_started_unsampled);
+                incr(&counters.children_started_unsampled);
                 return;
             }
             Parent::None => {
@@ -304,7 +304,6 @@ where
                 };
                 if flags & FLAG_SAMPLED == 0 {
                     incr(&counters.traces_started_unsampled);
-                    incr(&counters.spans_started_unsampled);
                     return;
                 }
                 incr(&counters.traces_started_sampled);
@@ -314,7 +313,9 @@ where
         };
         let start_us = inner.clock.now_us();
 
-        incr(&counters.spans_started_sampled);
+        if !local_root {
+            incr(&counters.children_started_sampled);
+        }
         let mut rec = Recording::new(meta.name(), meta.fields().len());
         rec.sampler = decision.map(|d| {
             let param = match d.param {
@@ -336,7 +337,8 @@ where
         rec.error = effects.error;
         let rec = Some(rec);
 
-        let state = SpanState { cx, frozen: false, local_root, start_us, name: meta.name(), rec };
+        let origin = if local_root { Origin::Root } else { Origin::Child };
+        let state = SpanState { cx, frozen: false, origin, start_us, name: meta.name(), rec };
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(state);
         }
@@ -469,7 +471,7 @@ impl SpanState {
             return Err(crate::SetParentError::already_observed());
         }
         let counters = &inner.shared.counters;
-        let was_sampled = self.rec.is_some();
+        let was = (self.origin, self.rec.is_some());
         let mut baggage = remote.baggage.clone();
         for (k, v) in self.cx.baggage.iter() {
             if baggage.get(k).is_none() {
@@ -482,21 +484,7 @@ impl SpanState {
             self.cx.trace_id = remote.trace_id;
             self.cx.parent_id = remote.span_id;
             self.cx.flags = remote.flags;
-            if self.local_root {
-                // This span no longer starts a trace: undo the local-root bookkeeping.
-                let started = if was_sampled {
-                    &counters.traces_started_sampled
-                } else {
-                    &counters.traces_started_unsampled
-                };
-                started.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                self.local_root = false;
-            }
-            incr(if remote.is_sampled() {
-                &counters.traces_joined_sampled
-            } else {
-                &counters.traces_joined_unsampled
-            });
+            self.origin = Origin::Joined;
             if let Some(rec) = &mut self.rec {
                 rec.sampler = None;
             }
@@ -507,20 +495,18 @@ impl SpanState {
         }
         self.cx.trace_state = remote.trace_state;
         let now_sampled = self.cx.flags & FLAG_SAMPLED != 0;
-        match (was_sampled, now_sampled) {
-            (false, true) => {
-                // Fields given at creation were not recorded (the span was unsampled then);
-                // everything from now on is.
-                self.rec = Some(Recording::new(self.name, 8));
-                counters.spans_started_unsampled.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                incr(&counters.spans_started_sampled);
-            }
-            (true, false) => {
-                self.rec = None;
-                counters.spans_started_sampled.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                incr(&counters.spans_started_unsampled);
-            }
+        match (was.1, now_sampled) {
+            // Fields given at creation were not recorded (the span was unsampled then);
+            // everything from now on is.
+            (false, true) => self.rec = Some(Recording::new(self.name, 8)),
+            (true, false) => self.rec = None,
             _ => {}
+        }
+        let now = (self.origin, now_sampled);
+        if was != now {
+            // Move the span from the counter it was started under to the one it is now in.
+            counters.started(was.0, was.1).fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            incr(counters.started(now.0, now.1));
         }
         Ok(())
     }

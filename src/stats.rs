@@ -78,13 +78,15 @@ pub struct Stats {
 /// The live counters shared by the layer, the exporter and the guard.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    // Touched by application threads on every span.
-    pub(crate) spans_started_sampled: CachePadded<AtomicU64>,
-    pub(crate) spans_started_unsampled: CachePadded<AtomicU64>,
+    // Touched by application threads on every span: exactly one of these four per span
+    // started (`spans_started_*` are derived from them), plus `spans_finished` per sampled
+    // span, so the hot path pays one or two atomic additions.
+    pub(crate) traces_started_sampled: CachePadded<AtomicU64>,
+    pub(crate) traces_started_unsampled: CachePadded<AtomicU64>,
+    pub(crate) children_started_sampled: CachePadded<AtomicU64>,
+    pub(crate) children_started_unsampled: CachePadded<AtomicU64>,
     pub(crate) spans_finished: CachePadded<AtomicU64>,
-    // Touched once per trace or rarely.
-    pub(crate) traces_started_sampled: AtomicU64,
-    pub(crate) traces_started_unsampled: AtomicU64,
+    // Touched rarely.
     pub(crate) traces_joined_sampled: AtomicU64,
     pub(crate) traces_joined_unsampled: AtomicU64,
     pub(crate) spans_dropped_queue_full: AtomicU64,
@@ -104,6 +106,17 @@ pub(crate) struct Counters {
     pub(crate) spans_in_batch: AtomicU64,
     pub(crate) packets_sent: AtomicU64,
     pub(crate) packets_failed: AtomicU64,
+}
+
+/// How a span started, for the started-span counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// It started a trace here.
+    Root,
+    /// Its parent is a local span.
+    Child,
+    /// Its parent is a remote context (`set_parent`).
+    Joined,
 }
 
 /// Adds one to a counter.
@@ -135,8 +148,12 @@ impl Counters {
             traces_started_unsampled: g(&self.traces_started_unsampled),
             traces_joined_sampled: g(&self.traces_joined_sampled),
             traces_joined_unsampled: g(&self.traces_joined_unsampled),
-            spans_started_sampled: g(&self.spans_started_sampled),
-            spans_started_unsampled: g(&self.spans_started_unsampled),
+            spans_started_sampled: g(&self.traces_started_sampled)
+                + g(&self.traces_joined_sampled)
+                + g(&self.children_started_sampled),
+            spans_started_unsampled: g(&self.traces_started_unsampled)
+                + g(&self.traces_joined_unsampled)
+                + g(&self.children_started_unsampled),
             spans_finished: finished,
             spans_exported: exported,
             spans_dropped_queue_full: full,
@@ -153,6 +170,18 @@ impl Counters {
             baggage_updates_ok: g(&self.baggage_updates_ok),
             baggage_updates_err: g(&self.baggage_updates_err),
             baggage_truncations: g(&self.baggage_truncations),
+        }
+    }
+
+    /// The counter a span started as `origin`, sampled or not, is counted in.
+    pub(crate) fn started(&self, origin: Origin, sampled: bool) -> &AtomicU64 {
+        match (origin, sampled) {
+            (Origin::Root, true) => &self.traces_started_sampled,
+            (Origin::Root, false) => &self.traces_started_unsampled,
+            (Origin::Child, true) => &self.children_started_sampled,
+            (Origin::Child, false) => &self.children_started_unsampled,
+            (Origin::Joined, true) => &self.traces_joined_sampled,
+            (Origin::Joined, false) => &self.traces_joined_unsampled,
         }
     }
 

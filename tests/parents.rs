@@ -48,6 +48,8 @@ fn upstream_unsampled_wins_over_a_local_yes() {
     let s = h.guard.stats();
     assert_eq!(s.spans_finished, 0, "{s:#?}");
     assert_eq!(s.traces_joined_unsampled, 1);
+    // The handler moved from "started a sampled trace" to "joined an unsampled one".
+    assert_eq!((s.traces_started_sampled, s.spans_started_sampled, s.spans_started_unsampled), (0, 0, 2));
 }
 
 #[test]
