@@ -45,6 +45,7 @@ pub struct Builder {
     trace_id_128bit: bool,
     max_tag_value_length: usize,
     metadata_tags: bool,
+    max_logs_per_span: usize,
     agent_reresolve_interval: Option<Duration>,
     propagator: Propagator,
 }
@@ -62,6 +63,7 @@ impl Default for Builder {
             trace_id_128bit: true,
             max_tag_value_length: 256,
             metadata_tags: true,
+            max_logs_per_span: 0,
             agent_reresolve_interval: Some(Duration::from_secs(30)),
             propagator: Propagator::jaeger(),
         }
@@ -145,6 +147,16 @@ impl Builder {
         self
     }
 
+    /// The most logs (events) a span keeps; 0 keeps all. Over the limit, the oldest
+    /// ⌊(n−1)/2⌋ logs and the newest stay and one `event="dropped Span logs"` log with a
+    /// `dropped_log_count` replaces the rest, as Jaeger's clients do. Without a limit a span
+    /// with very many events may not fit in a datagram and is dropped as too large (and
+    /// counted). Defaults to 0, as Jaeger's clients.
+    pub fn max_logs_per_span(mut self, n: usize) -> Self {
+        self.max_logs_per_span = n;
+        self
+    }
+
     /// How often the agent's host name is resolved again, so that a moved agent is followed;
     /// `None` resolves once. Defaults to 30 s.
     pub fn agent_reresolve_interval(mut self, interval: Option<Duration>) -> Self {
@@ -211,6 +223,7 @@ impl Builder {
             trace_id_128bit: self.trace_id_128bit,
             max_tag_value_length: self.max_tag_value_length,
             metadata_tags: self.metadata_tags,
+            max_logs_per_span: self.max_logs_per_span,
             propagator: self.propagator,
         };
         Ok((JaegerLayer::from_inner(Arc::new(inner)), ExporterGuard::new(shared, handle)))

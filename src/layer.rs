@@ -23,6 +23,7 @@ use crate::fields::{LogVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor, S
 use crate::id;
 use crate::sampler::{ActiveSampler, SamplerParam};
 use crate::span_data::{FinishedSpan, Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::span_logs::SpanLogs;
 use crate::stats::{incr, Origin};
 
 /// A `tracing_subscriber::Layer` that reports sampled spans to Jaeger.
@@ -43,6 +44,7 @@ pub(crate) struct Inner {
     pub(crate) trace_id_128bit: bool,
     pub(crate) max_tag_value_length: usize,
     pub(crate) metadata_tags: bool,
+    pub(crate) max_logs_per_span: usize,
     pub(crate) propagator: crate::propagation::Propagator,
 }
 
@@ -198,7 +200,7 @@ pub(crate) struct SpanState {
 pub(crate) struct Recording {
     pub(crate) operation: Cow<'static, str>,
     pub(crate) tags: Vec<Tag>,
-    pub(crate) logs: Vec<Log>,
+    pub(crate) logs: SpanLogs,
     pub(crate) refs: Vec<SpanRef>,
     pub(crate) error: bool,
     /// The sampler's tags, on the span that took the decision.
@@ -210,7 +212,7 @@ impl Recording {
         Recording {
             operation: Cow::Borrowed(operation),
             tags: Vec::with_capacity(capacity),
-            logs: Vec::new(),
+            logs: SpanLogs::default(),
             refs: Vec::new(),
             error: false,
             sampler: None,
@@ -399,7 +401,7 @@ where
         let log = Log { timestamp_us: self.inner.clock.now_us(), fields };
         let mut ext = span.extensions_mut();
         if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
-            rec.logs.push(log);
+            rec.logs.push(log, self.inner.max_logs_per_span);
             rec.error |= error;
         }
     }
@@ -423,7 +425,7 @@ where
             start_us: state.start_us,
             duration_us: (end_us - state.start_us).max(0),
             tags: rec.tags,
-            logs: rec.logs,
+            logs: rec.logs.finish(inner.max_logs_per_span),
             sampler: rec.sampler,
             metadata: inner.metadata_tags.then(|| span.metadata()),
             error: rec.error,
@@ -531,7 +533,7 @@ impl SpanState {
             if truncated {
                 fields.push(Tag::new("truncated", true));
             }
-            rec.logs.push(Log { timestamp_us: now_us, fields });
+            rec.logs.push(Log { timestamp_us: now_us, fields }, inner.max_logs_per_span);
         }
     }
 }

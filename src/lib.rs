@@ -124,6 +124,7 @@ mod propagation;
 mod sampler;
 mod span_data;
 mod span_ext;
+mod span_logs;
 mod stats;
 mod thrift;
 mod transport;

@@ -364,3 +364,22 @@ fn field_formatting_that_traces_does_not_deadlock() {
     assert_eq!(outer.tag("later"), Some(&TagValue::String("reentrant".into())));
     assert_eq!(outer.logs.len(), 1);
 }
+
+#[test]
+fn max_logs_per_span_keeps_the_oldest_and_newest() {
+    let h = Harness::with(|b| b.max_logs_per_span(5));
+    h.run(|| {
+        info_span!("chatty").in_scope(|| {
+            for i in 0..1000i64 {
+                tracing::info!(i, "tick");
+            }
+        })
+    });
+    let s = &h.spans(1)[0];
+    assert_eq!(s.logs.len(), 5);
+    let i = |n: usize| s.logs[n].fields.iter().find(|f| f.key == "i").map(|f| f.value.clone());
+    assert_eq!((i(0), i(1)), (Some(TagValue::Long(0)), Some(TagValue::Long(1))));
+    assert_eq!(s.logs[2].fields[0].value, TagValue::String("dropped Span logs".into()));
+    assert_eq!(s.logs[2].fields[1].value, TagValue::Long(996));
+    assert_eq!((i(3), i(4)), (Some(TagValue::Long(998)), Some(TagValue::Long(999))));
+}

@@ -16,7 +16,9 @@ fn server(headers: &HashMap<String, String>) -> Option<String> {
     Span::current().baggage_item("tenant").or_else(|| result.err().map(|e| e.to_string()))
 }
 
-fn client_then_server(propagator: Propagator) -> (Vec<jaeger_layer::receiver::ReceivedSpan>, HashMap<String, String>) {
+fn client_then_server(
+    propagator: Propagator,
+) -> (Vec<jaeger_layer::receiver::ReceivedSpan>, HashMap<String, String>) {
     let h = Harness::with(|b| b.propagator(propagator));
     let headers = h.run(|| {
         let client = info_span!("client_call");
