@@ -5,6 +5,7 @@
 
 mod builder;
 mod context;
+mod env;
 mod error;
 mod export;
 mod fields;

@@ -234,7 +234,7 @@ impl HttpTransport {
             message.push_str(": ");
             message.push_str(&quoted);
         }
-        Err(Failure { error: io::Error::new(io::ErrorKind::Other, message), retry: status.is_server_error() })
+        Err(Failure { error: io::Error::other(message), retry: status.is_server_error() })
     }
 }
 
@@ -251,7 +251,7 @@ fn classify(error: ureq::Error) -> Failure {
             error: io::Error::new(io::ErrorKind::TimedOut, format!("collector request timed out ({t})")),
             retry: false,
         },
-        other => Failure { error: io::Error::new(io::ErrorKind::Other, other.to_string()), retry: false },
+        other => Failure { error: io::Error::other(other.to_string()), retry: false },
     }
 }
 

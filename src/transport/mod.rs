@@ -4,7 +4,7 @@ mod http;
 mod udp;
 
 #[allow(unused_imports)] // wired into the builder by the lead
-pub(crate) use http::{Auth, HttpConfig, HttpTransport};
+pub(crate) use http::{check_endpoint, Auth, HttpConfig, HttpTransport};
 pub(crate) use udp::UdpTransport;
 
 /// Sends one encoded payload (a datagram or a request body). Called on the exporter thread

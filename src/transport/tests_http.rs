@@ -210,7 +210,8 @@ fn accepted_post_carries_a_decodable_batch_and_the_right_headers() {
 #[test]
 fn basic_auth_bearer_token_and_extra_headers_are_sent() {
     let server = Server::start(vec![Reply::Status(200, ""), Reply::Status(202, "")]);
-    let mut config = HttpConfig::new(server.endpoint());
+    // Go's doc comment shows the legacy `?format=jaeger.thrift` query: it is kept.
+    let mut config = HttpConfig::new(format!("{}?format=jaeger.thrift", server.endpoint()));
     // RFC 7617's example credentials.
     config.auth = Some(Auth::Basic { user: "Aladdin".into(), password: "open sesame".into() });
     config.headers = vec![("X-Tenant".into(), "blue".into()), ("x-scope".into(), "a b".into())];
@@ -222,6 +223,7 @@ fn basic_auth_bearer_token_and_extra_headers_are_sent() {
     assert_eq!(r[0].header("authorization"), Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
     assert_eq!(r[1].header("authorization"), Some("Bearer tok.en-1"));
     for r in &r {
+        assert_eq!((r.method.as_str(), r.target.as_str()), ("POST", "/api/traces?format=jaeger.thrift"));
         assert_eq!(r.header("x-tenant"), Some("blue"));
         assert_eq!(r.header("x-scope"), Some("a b"));
         assert_eq!(r.header("content-type"), Some("application/x-thrift"));
