@@ -173,6 +173,10 @@ fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, Error>
         let shown = get(PARAM).unwrap_or_else(|| "(unset)".to_owned());
         Error::env(PARAM, shown, reason_of(e, "out of range"))
     };
+    // Parsed whatever the type, as Go does, so that a typo never hides behind another type.
+    let max_operations =
+        parse(get, "JAEGER_SAMPLER_MAX_OPERATIONS", |v| v.parse::<usize>().map_err(|e| e.to_string()))?;
+    let refresh_interval = parse(get, "JAEGER_SAMPLER_REFRESH_INTERVAL", parse_positive_duration)?;
     let kind = get("JAEGER_SAMPLER_TYPE");
     match kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("const") => Ok(if param.unwrap_or(0.0) != 0.0 { Sampler::always() } else { Sampler::never() }),
@@ -184,12 +188,10 @@ fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, Error>
             if let Some(url) = sampling_endpoint(get)? {
                 remote = remote.endpoint(url);
             }
-            if let Some(n) = parse(get, "JAEGER_SAMPLER_MAX_OPERATIONS", |v| {
-                v.parse::<usize>().map_err(|e| e.to_string())
-            })? {
+            if let Some(n) = max_operations {
                 remote = remote.max_operations(n);
             }
-            if let Some(d) = parse(get, "JAEGER_SAMPLER_REFRESH_INTERVAL", parse_positive_duration)? {
+            if let Some(d) = refresh_interval {
                 remote = remote.refresh_interval(d);
             }
             Ok(Sampler::remote(remote))

@@ -212,6 +212,11 @@ fn integers() {
     let c = ok(&[("JAEGER_SAMPLER_MAX_OPERATIONS", "10")]);
     assert!(same_sampler(&c.sampler, &Sampler::remote(remote().max_operations(10))));
     assert!(err(&[("JAEGER_SAMPLER_MAX_OPERATIONS", "ten")]).contains("JAEGER_SAMPLER_MAX_OPERATIONS=ten"));
+    // Checked whatever the sampler type, as in Go.
+    let msg = err(&[("JAEGER_SAMPLER_TYPE", "const"), ("JAEGER_SAMPLER_MAX_OPERATIONS", "-1")]);
+    assert!(msg.starts_with("cannot parse env var JAEGER_SAMPLER_MAX_OPERATIONS=-1: "), "{msg}");
+    let msg = err(&[("JAEGER_SAMPLER_TYPE", "probabilistic"), ("JAEGER_SAMPLER_REFRESH_INTERVAL", "1")]);
+    assert!(msg.starts_with("cannot parse env var JAEGER_SAMPLER_REFRESH_INTERVAL=1: missing unit"), "{msg}");
 }
 
 #[test]
