@@ -11,6 +11,8 @@ mod export;
 mod fields;
 mod id;
 mod layer;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod propagation;
 mod sampler;
 mod span_data;

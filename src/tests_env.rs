@@ -420,19 +420,52 @@ fn collector_endpoint_and_auth() {
 #[test]
 fn collector_errors_never_show_secrets() {
     const URL: &str = "http://collector:14268/api/traces";
-    let cases: [(Vars<'_>, &str); 8] = [
-        (&[("JAEGER_ENDPOINT", URL), ("JAEGER_USER", "ada")], "cannot parse env var JAEGER_USER=ada: you must set JAEGER_USER and JAEGER_PASSWORD env vars together"),
-        (&[("JAEGER_ENDPOINT", URL), ("JAEGER_PASSWORD", "hunter2")], "cannot parse env var JAEGER_PASSWORD=<redacted>: you must set JAEGER_USER and JAEGER_PASSWORD env vars together"),
-        (&[("JAEGER_ENDPOINT", URL), ("JAEGER_USER", "a"), ("JAEGER_PASSWORD", "hunter2"), ("JAEGER_AUTH_TOKEN", "hunter2")], "cannot parse env var JAEGER_AUTH_TOKEN=<redacted>: cannot be combined"),
-        (&[("JAEGER_ENDPOINT", "https://collector/api/traces")], "cannot parse env var JAEGER_ENDPOINT=https://collector/api/traces: https is not supported: this crate has no TLS"),
-        (&[("JAEGER_ENDPOINT", "collector:14268")], "cannot parse env var JAEGER_ENDPOINT=collector:14268: must be an absolute http:// URL"),
-        (&[("JAEGER_ENDPOINT", "/api/traces")], "cannot parse env var JAEGER_ENDPOINT=/api/traces: must be an absolute http:// URL"),
-        (&[("JAEGER_ENDPOINT", "not a url")], "cannot parse env var JAEGER_ENDPOINT=not a url: not a valid absolute URL"),
-        (&[("JAEGER_ENDPOINT", "http://ada:hunter2@c/api/traces")], "cannot parse env var JAEGER_ENDPOINT=http://<redacted>@c/api/traces: credentials in the URL"),
+    const TOGETHER: &str = "you must set JAEGER_USER and JAEGER_PASSWORD env vars together";
+    let e = |var: &str, value: &str, why: &str| format!("cannot parse env var {var}={value}: {why}");
+    let with_url = |more: &[(&'static str, &'static str)]| {
+        let mut v = vec![("JAEGER_ENDPOINT", URL)];
+        v.extend_from_slice(more);
+        v
+    };
+    let cases = [
+        (with_url(&[("JAEGER_USER", "ada")]), e("JAEGER_USER", "ada", TOGETHER)),
+        (with_url(&[("JAEGER_PASSWORD", "hunter2")]), e("JAEGER_PASSWORD", "<redacted>", TOGETHER)),
+        (
+            with_url(&[
+                ("JAEGER_USER", "a"),
+                ("JAEGER_PASSWORD", "hunter2"),
+                ("JAEGER_AUTH_TOKEN", "hunter2"),
+            ]),
+            e("JAEGER_AUTH_TOKEN", "<redacted>", "cannot be combined"),
+        ),
+        (
+            vec![("JAEGER_ENDPOINT", "https://collector/api/traces")],
+            e(
+                "JAEGER_ENDPOINT",
+                "https://collector/api/traces",
+                "https is not supported: this crate has no TLS",
+            ),
+        ),
+        (
+            vec![("JAEGER_ENDPOINT", "collector:14268")],
+            e("JAEGER_ENDPOINT", "collector:14268", "must be an absolute http:// URL"),
+        ),
+        (
+            vec![("JAEGER_ENDPOINT", "/api/traces")],
+            e("JAEGER_ENDPOINT", "/api/traces", "must be an absolute http:// URL"),
+        ),
+        (
+            vec![("JAEGER_ENDPOINT", "not a url")],
+            e("JAEGER_ENDPOINT", "not a url", "not a valid absolute URL"),
+        ),
+        (
+            vec![("JAEGER_ENDPOINT", "http://ada:hunter2@c/api/traces")],
+            e("JAEGER_ENDPOINT", "http://<redacted>@c/api/traces", "credentials in the URL"),
+        ),
     ];
     for (vars, want) in cases {
-        let msg = err(vars);
-        assert!(msg.starts_with(want), "{vars:?}:\n{msg}\n{want}");
+        let msg = err(&vars);
+        assert!(msg.starts_with(&want), "{vars:?}:\n{msg}\n{want}");
         assert!(!msg.contains("hunter2"), "{msg}");
     }
     let c = ok(&[("JAEGER_ENDPOINT", URL), ("JAEGER_USER", "ada"), ("JAEGER_PASSWORD", "hunter2")]);
@@ -489,7 +522,8 @@ fn propagation() {
     }
     for bad in ["zipkin", "jaeger,", "jaeger;w3c"] {
         let msg = err(&[("JAEGER_PROPAGATION", bad)]);
-        assert_eq!(msg, format!("cannot parse env var JAEGER_PROPAGATION={bad}: expected a comma-separated list of jaeger, w3c, b3, b3-single"));
+        let why = "expected a comma-separated list of jaeger, w3c, b3, b3-single";
+        assert_eq!(msg, format!("cannot parse env var JAEGER_PROPAGATION={bad}: {why}"));
     }
 }
 
