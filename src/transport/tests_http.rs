@@ -304,8 +304,8 @@ fn a_slow_collector_times_out_without_retry() {
     drop(release);
     assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
     assert!(elapsed >= Duration::from_millis(300), "returned before the timeout: {elapsed:?}");
-    // Generous: a loaded machine may be late, but never by a whole second.
-    assert!(elapsed < Duration::from_millis(1300), "took {elapsed:?}");
+    // Bounded by the timeout; the margin is generous for a loaded machine.
+    assert!(elapsed < Duration::from_millis(300) + Duration::from_secs(2), "took {elapsed:?}");
     assert_eq!(server.wait_requests(1).len(), 1, "the budget is spent: no retry");
 }
 
