@@ -35,11 +35,24 @@ impl Error {
     ) -> Self {
         Error::InvalidConfig { what: what.into(), value: value.to_string(), reason: reason.into() }
     }
+
+    /// A bad environment variable: an [`Error::InvalidConfig`] whose `what` is
+    /// `env var NAME` and whose message reads as Go's, `cannot parse env var NAME=VALUE: why`
+    /// (facts §7).
+    pub(crate) fn env(name: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        Error::invalid(format!("{ENV_VAR}{name}"), value, reason)
+    }
 }
+
+/// The `what` prefix of errors about environment variables (see [`Error::env`]).
+const ENV_VAR: &str = "env var ";
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Error::InvalidConfig { what, value, reason } if what.starts_with(ENV_VAR) => {
+                write!(f, "cannot parse {what}={value}: {reason}")
+            }
             Error::InvalidConfig { what, value, reason } => {
                 write!(f, "invalid {what}={value}: {reason}")
             }

@@ -113,6 +113,7 @@
 
 mod builder;
 mod context;
+mod env;
 mod error;
 mod export;
 mod fields;
@@ -120,6 +121,8 @@ mod id;
 mod layer;
 #[cfg(all(test, feature = "receiver"))]
 mod layer_tests;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod propagation;
 mod sampler;
 mod span_data;

@@ -1,7 +1,10 @@
-//! Where encoded batches go: the agent over UDP (here), the collector over HTTP (later).
+//! Where encoded batches go: the agent over UDP (here), the collector over HTTP.
 
+mod http;
 mod udp;
 
+#[allow(unused_imports)] // wired into the builder by the lead
+pub(crate) use http::{check_endpoint, Auth, HttpConfig, HttpTransport};
 pub(crate) use udp::UdpTransport;
 
 /// Sends one encoded payload (a datagram or a request body). Called on the exporter thread

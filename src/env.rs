@@ -1,0 +1,403 @@
+//! `JAEGER_*` environment variables, read as the Go client reads them (facts §7), plus Java's
+//! `JAEGER_AUTH_TOKEN` and `JAEGER_PROPAGATION`.
+//!
+//! [`read_env`] is a pure function over a getter, so that tests never touch the process
+//! environment; the builder passes `|name| std::env::var(name).ok()`. It returns only what was
+//! set, already parsed and validated; the builder applies each `Some` over its own defaults.
+//!
+//! Rules shared by every variable, as in Go: an empty value is the same as an unset one; values
+//! are not trimmed; a bad value is an [`Error::InvalidConfig`] reading
+//! `cannot parse env var NAME=VALUE: why` (secrets are never echoed).
+//!
+//! Differences from Go, on purpose:
+//! - No sampler type gives a remote sampler whose initial sampler is `probabilistic(0.001)`
+//!   (Go's `FromEnv` starts from `probabilistic(0)`, sampling nothing until the first poll,
+//!   facts §7 "Gotcha"); `JAEGER_SAMPLER_PARAM` still sets that initial rate.
+//! - Go panics on a `JAEGER_TAGS` item without `=` or a `${VAR}` without `:`; here both are
+//!   errors. Blank items (`a=1,,b=2`, a trailing comma) are skipped.
+//! - Durations, queue size, refresh interval must be positive: Go's tickers panic on zero.
+//! - `JAEGER_ENDPOINT` must be an absolute `http://` URL (no TLS here); Go also accepts an
+//!   absolute path, which cannot be posted to.
+//! - `JAEGER_SAMPLER_MANAGER_HOST_PORT` given as `host:port` (no scheme) becomes
+//!   `http://host:port/sampling`; Go uses it verbatim and then fails every poll.
+//! - IPv6 literals in `JAEGER_AGENT_HOST` are bracketed when composed with a port.
+//! - `JAEGER_AUTH_TOKEN` and `JAEGER_USER`/`JAEGER_PASSWORD` together is an error (one
+//!   `Authorization` header).
+
+use std::time::Duration;
+
+use crate::propagation::Propagator;
+use crate::sampler::{RemoteSampler, Sampler};
+use crate::transport::{Auth, HttpConfig};
+use crate::Error;
+
+const DEFAULT_AGENT_HOST: &str = "localhost";
+const DEFAULT_AGENT_PORT: u16 = 6831;
+/// Go's `DefaultSamplingServerPort`, used with `JAEGER_AGENT_HOST` (facts §7).
+const SAMPLING_PORT: u16 = 5778;
+/// The initial rate of an env-configured remote sampler without `JAEGER_SAMPLER_PARAM`.
+const DEFAULT_INITIAL_RATE: f64 = 0.001;
+
+/// What the `JAEGER_*` variables set; `None` where a variable was unset.
+#[derive(Clone, Debug)]
+#[allow(dead_code)] // applied by `Builder::from_env`, wired in by the lead
+pub(crate) struct EnvConfig {
+    /// `JAEGER_SERVICE_NAME`.
+    pub(crate) service_name: Option<String>,
+    /// `JAEGER_DISABLED`: a no-op tracer.
+    pub(crate) disabled: Option<bool>,
+    /// `JAEGER_RPC_METRICS`: Go's RPC metrics observer (no equivalent here yet).
+    pub(crate) rpc_metrics: Option<bool>,
+    /// `JAEGER_TAGS`: tracer (process) tags, string-valued, in order.
+    pub(crate) tags: Option<Vec<(String, String)>>,
+    /// `JAEGER_TRACEID_128BIT`.
+    pub(crate) trace_id_128bit: Option<bool>,
+    /// From `JAEGER_SAMPLER_TYPE`, `_PARAM`, `JAEGER_SAMPLING_ENDPOINT` (or its fallbacks),
+    /// `JAEGER_SAMPLER_MAX_OPERATIONS`, `JAEGER_SAMPLER_REFRESH_INTERVAL`. Always there, as
+    /// in Go: with no sampler variable at all it is the remote sampler with its defaults.
+    pub(crate) sampler: Sampler,
+    /// `JAEGER_REPORTER_MAX_QUEUE_SIZE`, at least 1.
+    pub(crate) reporter_max_queue_size: Option<usize>,
+    /// `JAEGER_REPORTER_FLUSH_INTERVAL`, positive.
+    pub(crate) reporter_flush_interval: Option<Duration>,
+    /// `JAEGER_REPORTER_LOG_SPANS`.
+    pub(crate) reporter_log_spans: Option<bool>,
+    /// `JAEGER_ENDPOINT`: the collector URL; when set, spans go over HTTP and the agent
+    /// host/port are ignored.
+    pub(crate) endpoint: Option<String>,
+    /// `JAEGER_USER` + `JAEGER_PASSWORD` (Basic) or `JAEGER_AUTH_TOKEN` (Bearer); read only
+    /// with `JAEGER_ENDPOINT`.
+    pub(crate) auth: Option<Auth>,
+    /// `JAEGER_AGENT_HOST` and `JAEGER_AGENT_PORT` composed as `host:port`, the missing part
+    /// defaulted (`localhost`, 6831); `None` when neither is set or `JAEGER_ENDPOINT` is.
+    pub(crate) agent_host_port: Option<String>,
+    /// `JAEGER_REPORTER_ATTEMPT_RECONNECTING_DISABLED`.
+    pub(crate) reconnecting_disabled: Option<bool>,
+    /// `JAEGER_REPORTER_ATTEMPT_RECONNECT_INTERVAL`, positive.
+    pub(crate) reconnect_interval: Option<Duration>,
+    /// `JAEGER_PROPAGATION`: e.g. `jaeger,w3c,b3` as one composite propagator.
+    pub(crate) propagator: Option<Propagator>,
+}
+
+#[allow(dead_code)] // used by `Builder::from_env`, wired in by the lead
+impl EnvConfig {
+    /// The agent re-resolve setting: `Some(None)` when reconnecting is disabled,
+    /// `Some(Some(interval))` when only the interval is set, `None` when neither is
+    /// (the interval is ignored when disabled, as in Go).
+    pub(crate) fn agent_reresolve_interval(&self) -> Option<Option<Duration>> {
+        match (self.reconnecting_disabled, self.reconnect_interval) {
+            (Some(true), _) => Some(None),
+            (_, Some(interval)) => Some(Some(interval)),
+            (Some(false), None) | (None, None) => None,
+        }
+    }
+
+    /// The collector transport's configuration when `JAEGER_ENDPOINT` is set.
+    pub(crate) fn http_config(&self) -> Option<HttpConfig> {
+        let endpoint = self.endpoint.clone()?;
+        Some(HttpConfig { auth: self.auth.clone(), ..HttpConfig::new(endpoint) })
+    }
+}
+
+/// Reads every `JAEGER_*` variable through `get` (see the module docs).
+///
+/// # Errors
+///
+/// [`Error::InvalidConfig`] for the first variable that does not parse or is out of range.
+#[allow(dead_code)] // called by `Builder::from_env`, wired in by the lead
+pub(crate) fn read_env(get: impl Fn(&str) -> Option<String>) -> Result<EnvConfig, Error> {
+    // Go tests `e != ""` everywhere: empty is unset.
+    let get = |name: &str| get(name).filter(|v| !v.is_empty());
+    let mut c = EnvConfig {
+        sampler: read_sampler(&get)?,
+        service_name: get("JAEGER_SERVICE_NAME"),
+        disabled: parse(&get, "JAEGER_DISABLED", parse_bool)?,
+        rpc_metrics: parse(&get, "JAEGER_RPC_METRICS", parse_bool)?,
+        trace_id_128bit: parse(&get, "JAEGER_TRACEID_128BIT", parse_bool)?,
+        reporter_max_queue_size: parse(&get, "JAEGER_REPORTER_MAX_QUEUE_SIZE", parse_positive_int)?,
+        reporter_flush_interval: parse(&get, "JAEGER_REPORTER_FLUSH_INTERVAL", parse_positive_duration)?,
+        reporter_log_spans: parse(&get, "JAEGER_REPORTER_LOG_SPANS", parse_bool)?,
+        reconnecting_disabled: parse(&get, "JAEGER_REPORTER_ATTEMPT_RECONNECTING_DISABLED", parse_bool)?,
+        reconnect_interval: parse(
+            &get,
+            "JAEGER_REPORTER_ATTEMPT_RECONNECT_INTERVAL",
+            parse_positive_duration,
+        )?,
+        propagator: parse(&get, "JAEGER_PROPAGATION", |v| {
+            v.parse::<Propagator>().map_err(|e| reason_of(e, "expected a list of jaeger, w3c, b3, b3-single"))
+        })?,
+        tags: None,
+        endpoint: None,
+        auth: None,
+        agent_host_port: None,
+    };
+    if let Some(tags) = get("JAEGER_TAGS") {
+        c.tags = Some(parse_tags(&tags, &get).map_err(|why| Error::env("JAEGER_TAGS", &tags, why))?);
+    }
+    if let Some(endpoint) = get("JAEGER_ENDPOINT") {
+        crate::transport::check_endpoint(&endpoint)
+            .map_err(|why| Error::env("JAEGER_ENDPOINT", redact_userinfo(&endpoint), why))?;
+        c.endpoint = Some(endpoint);
+        c.auth = read_auth(&get)?;
+    } else {
+        c.agent_host_port = read_agent_host_port(&get)?;
+    }
+    Ok(c)
+}
+
+/// Parses `name` with `f` if set, turning its reason into a `cannot parse env var` error.
+fn parse<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    f: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Option<T>, Error> {
+    get(name).map(|v| f(&v).map_err(|why| Error::env(name, &v, why))).transpose()
+}
+
+/// The reason of a crate error from a constructor, for an env error about the same value.
+fn reason_of(e: Error, fallback: &str) -> String {
+    match e {
+        Error::InvalidConfig { reason, .. } => reason,
+        _ => fallback.to_owned(),
+    }
+}
+
+// === sampler ===
+
+/// Go's `SamplerConfig` from env (facts §4, §7): a type, one param, and the remote settings.
+fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, Error> {
+    const PARAM: &str = "JAEGER_SAMPLER_PARAM";
+    let param = parse(get, PARAM, |v| v.parse::<f64>().map_err(|e| e.to_string()))?;
+    // Errors of the constructors (rate out of range) are about the param's value.
+    let param_err = |e: Error| {
+        let shown = get(PARAM).unwrap_or_else(|| "(unset)".to_owned());
+        Error::env(PARAM, shown, reason_of(e, "out of range"))
+    };
+    // Parsed whatever the type, as Go does, so that a typo never hides behind another type.
+    let max_operations =
+        parse(get, "JAEGER_SAMPLER_MAX_OPERATIONS", |v| v.parse::<usize>().map_err(|e| e.to_string()))?;
+    let refresh_interval = parse(get, "JAEGER_SAMPLER_REFRESH_INTERVAL", parse_positive_duration)?;
+    let kind = get("JAEGER_SAMPLER_TYPE");
+    match kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("const") => Ok(if param.unwrap_or(0.0) != 0.0 { Sampler::always() } else { Sampler::never() }),
+        Some("probabilistic") => Sampler::probabilistic(param.unwrap_or(0.0)).map_err(param_err),
+        Some("ratelimiting") => Sampler::rate_limiting(param.unwrap_or(0.0)).map_err(param_err),
+        None | Some("remote") => {
+            let initial = Sampler::probabilistic(param.unwrap_or(DEFAULT_INITIAL_RATE)).map_err(param_err)?;
+            let mut remote = RemoteSampler::new().initial_sampler(initial);
+            if let Some(url) = sampling_endpoint(get)? {
+                remote = remote.endpoint(url);
+            }
+            if let Some(n) = max_operations {
+                remote = remote.max_operations(n);
+            }
+            if let Some(d) = refresh_interval {
+                remote = remote.refresh_interval(d);
+            }
+            Ok(Sampler::remote(remote))
+        }
+        Some(_) => Err(Error::env(
+            "JAEGER_SAMPLER_TYPE",
+            kind.unwrap_or_default(),
+            "unknown sampler type (expected remote, const, probabilistic or ratelimiting)",
+        )),
+    }
+}
+
+/// `JAEGER_SAMPLING_ENDPOINT`, else `JAEGER_SAMPLER_MANAGER_HOST_PORT`, else the agent host's
+/// port 5778, else `None` for the default (facts §7); checked as an `http://` URL.
+fn sampling_endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, Error> {
+    let (name, url) = if let Some(url) = get("JAEGER_SAMPLING_ENDPOINT") {
+        ("JAEGER_SAMPLING_ENDPOINT", url)
+    } else if let Some(v) = get("JAEGER_SAMPLER_MANAGER_HOST_PORT") {
+        let url = if v.contains("://") { v } else { format!("http://{v}/sampling") };
+        ("JAEGER_SAMPLER_MANAGER_HOST_PORT", url)
+    } else if let Some(host) = get("JAEGER_AGENT_HOST") {
+        ("JAEGER_AGENT_HOST", format!("http://{}/sampling", host_port(&host, SAMPLING_PORT)))
+    } else {
+        return Ok(None);
+    };
+    let uri: Result<ureq::http::Uri, _> = url.parse();
+    match uri {
+        Ok(u) if u.scheme_str() == Some("http") && u.authority().is_some_and(|a| !a.host().is_empty()) => {
+            Ok(Some(url))
+        }
+        Ok(u) if u.scheme_str() == Some("https") => {
+            Err(Error::env(name, url, "https is not supported: this crate has no TLS"))
+        }
+        _ => Err(Error::env(name, url, "not an absolute http:// URL")),
+    }
+}
+
+// === reporter ===
+
+/// Basic or bearer auth for the collector (facts §7; Basic needs both variables).
+fn read_auth(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Auth>, Error> {
+    const TOGETHER: &str = "you must set JAEGER_USER and JAEGER_PASSWORD env vars together";
+    let basic = match (get("JAEGER_USER"), get("JAEGER_PASSWORD")) {
+        (Some(user), Some(password)) => Some(Auth::Basic { user, password }),
+        (Some(user), None) => return Err(Error::env("JAEGER_USER", user, TOGETHER)),
+        (None, Some(_)) => return Err(Error::env("JAEGER_PASSWORD", "<redacted>", TOGETHER)),
+        (None, None) => None,
+    };
+    match (basic, get("JAEGER_AUTH_TOKEN")) {
+        (Some(_), Some(_)) => Err(Error::env(
+            "JAEGER_AUTH_TOKEN",
+            "<redacted>",
+            "cannot be combined with JAEGER_USER/JAEGER_PASSWORD (one Authorization header)",
+        )),
+        (basic, token) => Ok(basic.or(token.map(Auth::Bearer))),
+    }
+}
+
+/// Go's composition (facts §7): either variable set gives `host:port` with the other part
+/// defaulted; neither gives `None`.
+fn read_agent_host_port(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, Error> {
+    let host = get("JAEGER_AGENT_HOST");
+    let port = parse(get, "JAEGER_AGENT_PORT", |v| match v.parse::<u16>() {
+        Ok(0) => Err("the port must be between 1 and 65535".to_owned()),
+        Ok(p) => Ok(p),
+        Err(e) => Err(e.to_string()),
+    })?;
+    if host.is_none() && port.is_none() {
+        return Ok(None);
+    }
+    let host = host.as_deref().unwrap_or(DEFAULT_AGENT_HOST);
+    Ok(Some(host_port(host, port.unwrap_or(DEFAULT_AGENT_PORT))))
+}
+
+/// `host:port`, bracketing an IPv6 literal.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// The URL without anything between `://` and `@` (credentials), for error messages.
+fn redact_userinfo(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}<redacted>{}", &url[..s + 3], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+// === tags ===
+
+/// `k=v,k2=${ENV:default}` (facts §7): split on `,`, each item at its first `=`, key and value
+/// trimmed; `${NAME:default}` is `NAME`'s value if non-empty, else `default`.
+fn parse_tags(s: &str, get: &impl Fn(&str) -> Option<String>) -> Result<Vec<(String, String)>, String> {
+    let mut tags = Vec::new();
+    for item in s.split(',').filter(|i| !i.trim().is_empty()) {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(format!("tag {:?} has no '=' (expected key=value)", item.trim()));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if key.is_empty() {
+            return Err(format!("tag {:?} has an empty key", item.trim()));
+        }
+        let value = match value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+            Some(reference) => {
+                let Some((var, default)) = reference.split_once(':') else {
+                    return Err(format!("{value:?} has no ':' (expected ${{VAR:default}})"));
+                };
+                get(var).unwrap_or_else(|| default.to_owned())
+            }
+            None => value.to_owned(),
+        };
+        tags.push((key.to_owned(), value));
+    }
+    Ok(tags)
+}
+
+// === scalars ===
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err("invalid syntax (expected true or false)".to_owned()),
+    }
+}
+
+fn parse_positive_int(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_positive_duration(v: &str) -> Result<Duration, String> {
+    match parse_duration(v)? {
+        d if d.is_zero() => Err("must be positive".to_owned()),
+        d => Ok(d),
+    }
+}
+
+/// Go's `time.ParseDuration`: an optionally signed sequence of decimal numbers, each with an
+/// optional fraction and a unit (`ns`, `us`/`µs`/`μs`, `ms`, `s`, `m`, `h`), e.g. `1.5s`,
+/// `1h2m`; `0` alone needs no unit. Negative durations are refused (none makes sense here).
+/// Fractions beyond nanoseconds are truncated; totals over Go's limit (~292 years) refused.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    const MAX_NANOS: u128 = i64::MAX as u128;
+    let (negative, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return Err("invalid duration".to_owned());
+    }
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (int, after) = rest.split_at(int_len);
+        let (frac, after) = match after.strip_prefix('.') {
+            Some(a) => a.split_at(a.bytes().take_while(u8::is_ascii_digit).count()),
+            None => ("", after),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return Err("invalid duration (expected a number, e.g. 1m30s)".to_owned());
+        }
+        let unit_len = after.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let per_unit: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => return Err("missing unit in duration (ns, us, ms, s, m or h)".to_owned()),
+            _ => return Err(format!("unknown unit {unit:?} in duration (ns, us, ms, s, m or h)")),
+        };
+        let out_of_range = || "duration out of range".to_owned();
+        // Digits beyond 30 overflow the product below anyway; the check keeps `parse` total.
+        let whole: u128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| out_of_range())? };
+        total = whole.checked_mul(per_unit).and_then(|n| total.checked_add(n)).ok_or_else(out_of_range)?;
+        // Only the first 19 fractional digits can matter at nanosecond resolution.
+        let frac = &frac[..frac.len().min(19)];
+        if !frac.is_empty() {
+            let digits: u128 = frac.parse().map_err(|_| out_of_range())?;
+            total += digits * per_unit / 10u128.pow(frac.len() as u32);
+        }
+        if total > MAX_NANOS {
+            return Err(out_of_range());
+        }
+        rest = after;
+    }
+    if negative && total > 0 {
+        return Err("must not be negative".to_owned());
+    }
+    Ok(Duration::from_nanos(total as u64))
+}
+
+#[cfg(test)]
+#[path = "tests_env.rs"]
+mod tests;

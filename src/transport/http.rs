@@ -1,0 +1,306 @@
+//! HTTP POST to the Jaeger collector's `/api/traces` (facts §2).
+//!
+//! The payload is the batcher's `WireFormat::CollectorBinary` output: a bare binary-protocol
+//! `Batch`. Unlike Go, which makes one attempt with a 5 s client timeout, a connection error or
+//! a 5xx answer is retried with a bounded exponential backoff; the whole `send`, retries and
+//! waits included, never takes longer than the configured timeout, so the exporter thread can
+//! block here but never hang.
+
+use std::fmt;
+use std::io;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ureq::http::{HeaderName, HeaderValue, Uri};
+
+use super::Transport;
+use crate::Error;
+
+/// Go's `HTTPTimeout` default (facts §2); here the budget of one whole `send`.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The first attempt plus two retries.
+const MAX_ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// The collector answers with an empty body (or a short error text); a bounded read lets the
+/// connection be reused without trusting the peer.
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+/// How much of an error body is quoted in the error message.
+const MAX_QUOTED_BYTES: usize = 200;
+/// The content type the collector decodes with the binary Thrift protocol (facts §2).
+const CONTENT_TYPE: &str = "application/x-thrift";
+/// Headers the transport sets itself and that extra headers may therefore not set.
+const RESERVED_HEADERS: [&str; 4] = ["content-type", "content-length", "transfer-encoding", "host"];
+
+// === impl Auth ===
+
+/// Credentials sent to the collector on every request.
+#[derive(Clone, PartialEq, Eq)]
+#[allow(dead_code)] // built by the builder and `env`, wired in by the lead
+pub(crate) enum Auth {
+    /// `Authorization: Basic base64(user:password)` (Go's `HTTPBasicAuth`).
+    Basic { user: String, password: String },
+    /// `Authorization: Bearer <token>` (Java's `JAEGER_AUTH_TOKEN`, facts §7).
+    Bearer(String),
+}
+
+/// Never prints the password or the token.
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Basic { user, .. } => {
+                f.debug_struct("Basic").field("user", user).field("password", &"<redacted>").finish()
+            }
+            Auth::Bearer(_) => f.debug_tuple("Bearer").field(&"<redacted>").finish(),
+        }
+    }
+}
+
+impl Auth {
+    fn header_value(&self) -> Result<HeaderValue, Error> {
+        let (value, what) = match self {
+            Auth::Basic { user, password } => {
+                if user.contains(':') {
+                    // RFC 7617: the user id cannot contain a colon.
+                    return Err(Error::invalid("collector basic auth user", user, "must not contain ':'"));
+                }
+                (format!("Basic {}", base64(format!("{user}:{password}").as_bytes())), "password")
+            }
+            Auth::Bearer(token) => (format!("Bearer {token}"), "bearer token"),
+        };
+        let mut value = HeaderValue::from_str(&value).map_err(|_| {
+            Error::invalid(
+                format!("collector {what}"),
+                "<redacted>",
+                "must be visible ASCII (no control characters)",
+            )
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+// === impl HttpConfig ===
+
+/// Where and how to POST batches to the collector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // built by the builder and `env`, wired in by the lead
+pub(crate) struct HttpConfig {
+    /// An absolute `http://` URL, typically `http://collector:14268/api/traces`.
+    pub(crate) endpoint: String,
+    pub(crate) auth: Option<Auth>,
+    /// Added to every request (Go's `HTTPHeaders`).
+    pub(crate) headers: Vec<(String, String)>,
+    /// Bound on one whole `send`, retries included. Defaults to 5 s.
+    pub(crate) timeout: Duration,
+}
+
+#[allow(dead_code)] // wired in by the lead
+impl HttpConfig {
+    /// A configuration for `endpoint`, without auth or extra headers, with a 5 s timeout.
+    pub(crate) fn new(endpoint: impl Into<String>) -> Self {
+        HttpConfig { endpoint: endpoint.into(), auth: None, headers: Vec::new(), timeout: DEFAULT_TIMEOUT }
+    }
+}
+
+/// Checks that `endpoint` is an absolute `http://` URL without credentials (facts §2, §7).
+pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), &'static str> {
+    let uri: Uri = endpoint.parse().map_err(|_| "not a valid absolute URL")?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err("https is not supported: this crate has no TLS; send to a local collector \
+                        over http:// or through a TLS-terminating proxy")
+        }
+        _ => return Err("must be an absolute http:// URL, e.g. http://localhost:14268/api/traces"),
+    }
+    match uri.authority() {
+        None => Err("must be an absolute http:// URL, e.g. http://localhost:14268/api/traces"),
+        Some(a) if a.as_str().contains('@') => {
+            Err("credentials in the URL are not supported; use basic auth (JAEGER_USER/JAEGER_PASSWORD)")
+        }
+        Some(a) if a.host().is_empty() => Err("the URL has no host"),
+        Some(_) => Ok(()),
+    }
+}
+
+// === impl HttpTransport ===
+
+/// POSTs each payload to the collector; see the module docs for retries and timeouts.
+pub(crate) struct HttpTransport {
+    agent: ureq::Agent,
+    url: String,
+    /// Authorization and extra headers, checked once.
+    headers: Vec<(HeaderName, HeaderValue)>,
+    timeout: Duration,
+    max_attempts: u32,
+    first_backoff: Duration,
+}
+
+impl fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("url", &self.url)
+            .field("headers", &self.headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why one attempt failed, and whether another may succeed.
+struct Failure {
+    error: io::Error,
+    retry: bool,
+}
+
+#[allow(dead_code)] // wired in by the lead
+impl HttpTransport {
+    /// Checks the configuration; nothing is sent or resolved yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] for an endpoint that is not an absolute `http://` URL, a zero
+    /// timeout, credentials or extra headers that cannot be sent as header values, or an extra
+    /// header the transport sets itself (`Content-Type`, `Content-Length`, `Transfer-Encoding`,
+    /// `Host`, and `Authorization` when auth is configured).
+    pub(crate) fn new(config: HttpConfig) -> Result<Self, Error> {
+        check_endpoint(&config.endpoint).map_err(|why| Error::invalid("collector endpoint", "<url>", why))?;
+        if config.timeout.is_zero() {
+            return Err(Error::invalid("collector timeout", "0s", "must be positive"));
+        }
+        let mut headers = Vec::with_capacity(config.headers.len() + 1);
+        if let Some(auth) = &config.auth {
+            headers.push((ureq::http::header::AUTHORIZATION, auth.header_value()?));
+        }
+        for (name, value) in &config.headers {
+            let parsed = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::invalid("collector header name", name, "not a valid HTTP header name"))?;
+            let reserved = RESERVED_HEADERS.contains(&parsed.as_str())
+                || (config.auth.is_some() && parsed == ureq::http::header::AUTHORIZATION);
+            if reserved {
+                return Err(Error::invalid("collector header name", name, "is set by the transport"));
+            }
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                Error::invalid(format!("collector header {name}"), value, "not a valid HTTP header value")
+            })?;
+            headers.push((parsed, value));
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            // Statuses are ours to classify (4xx final, 5xx retried).
+            .http_status_as_error(false)
+            // A redirected POST would become a GET in most clients; the collector never
+            // redirects, so a 3xx is reported as an error instead.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            // The collector is on the local network; proxy variables are not consulted.
+            .proxy(None)
+            .user_agent(format!("jaeger-layer/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(HttpTransport {
+            agent,
+            url: config.endpoint,
+            headers,
+            timeout: config.timeout,
+            max_attempts: MAX_ATTEMPTS,
+            first_backoff: FIRST_BACKOFF,
+        })
+    }
+
+    /// One POST, bounded by `budget` from DNS lookup to the end of the response body.
+    fn attempt(&self, payload: &[u8], budget: Duration) -> Result<(), Failure> {
+        let mut request = self
+            .agent
+            .post(&self.url)
+            .config()
+            .timeout_global(Some(budget))
+            .build()
+            .header(ureq::http::header::CONTENT_TYPE, CONTENT_TYPE);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let mut response = request.send(payload).map_err(classify)?;
+        let status = response.status();
+        // Drained (bounded) so that the connection can be reused, as Go does (facts §2).
+        let body =
+            response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec().unwrap_or_default();
+        if status.is_success() {
+            return Ok(());
+        }
+        let quoted = String::from_utf8_lossy(&body[..body.len().min(MAX_QUOTED_BYTES)]).trim().to_owned();
+        let mut message = format!("error from collector: {status}");
+        if !quoted.is_empty() {
+            message.push_str(": ");
+            message.push_str(&quoted);
+        }
+        Err(Failure { error: io::Error::other(message), retry: status.is_server_error() })
+    }
+}
+
+/// Connection-level failures are worth another try; a timeout has used up the budget, and the
+/// rest (bad URL, protocol violations) would fail the same way again.
+fn classify(error: ureq::Error) -> Failure {
+    match error {
+        ureq::Error::Io(e) => Failure { error: e, retry: true },
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => Failure {
+            error: io::Error::new(io::ErrorKind::ConnectionRefused, error.to_string()),
+            retry: true,
+        },
+        ureq::Error::Timeout(t) => Failure {
+            error: io::Error::new(io::ErrorKind::TimedOut, format!("collector request timed out ({t})")),
+            retry: false,
+        },
+        other => Failure { error: io::Error::other(other.to_string()), retry: false },
+    }
+}
+
+impl Transport for HttpTransport {
+    /// Up to three attempts; waits 100 ms, then 200 ms between them, and only when the wait
+    /// still leaves time before the deadline. The error of the last attempt is returned, with
+    /// the number of attempts.
+    fn send(&mut self, payload: &[u8]) -> io::Result<()> {
+        let deadline = Instant::now() + self.timeout;
+        let mut backoff = self.first_backoff;
+        let mut attempts = 0;
+        loop {
+            let budget = deadline.saturating_duration_since(Instant::now());
+            attempts += 1;
+            let failure = match self.attempt(payload, budget) {
+                Ok(()) => return Ok(()),
+                Err(failure) => failure,
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !failure.retry || attempts >= self.max_attempts || backoff >= left {
+                let error = failure.error;
+                let kind = error.kind();
+                let noun = if attempts == 1 { "attempt" } else { "attempts" };
+                return Err(io::Error::new(kind, format!("{error} ({attempts} {noun})")));
+            }
+            thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4), for the Basic auth header.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 0x3f) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "tests_http.rs"]
+mod tests;

@@ -1,0 +1,393 @@
+//! `HttpTransport` against a real HTTP server on loopback, scripted per request.
+//!
+//! `send` is synchronous and the server records each request before it answers (or hangs up),
+//! so when `send` returns every request it made is recorded; `wait_requests` still waits
+//! (bounded) for the count so that a slow machine cannot make the check racy.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+
+use super::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+// === test server ===
+
+enum Reply {
+    Status(u16, &'static str),
+    /// Reads the request, then closes the connection without answering.
+    HangUp,
+    /// Answers 202 only once the test sends on (or drops) the paired sender.
+    Hold(mpsc::Receiver<()>),
+}
+
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    target: String,
+    /// Lower-cased names.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+struct State {
+    replies: VecDeque<Reply>,
+    requests: Vec<Request>,
+    stop: bool,
+}
+
+struct Server {
+    addr: SocketAddr,
+    state: Arc<(Mutex<State>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(replies: Vec<Reply>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new((
+            Mutex::new(State { replies: replies.into(), requests: Vec::new(), stop: false }),
+            Condvar::new(),
+        ));
+        let shared = Arc::clone(&state);
+        let thread = thread::spawn(move || serve(&listener, &shared));
+        Server { addr, state, thread: Some(thread) }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}/api/traces", self.addr)
+    }
+
+    /// Waits (bounded) for `n` requests, then returns all of them.
+    fn wait_requests(&self, n: usize) -> Vec<Request> {
+        let (lock, cv) = &*self.state;
+        let deadline = Instant::now() + WAIT;
+        let mut state = lock.lock().unwrap();
+        while state.requests.len() < n {
+            let now = Instant::now();
+            assert!(now < deadline, "timed out waiting for request {n}; got {}", state.requests.len());
+            state = cv.wait_timeout(state, deadline - now).unwrap().0;
+        }
+        state.requests.clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.state.0.lock().unwrap().stop = true;
+        let _ = TcpStream::connect(self.addr); // wakes the accept loop
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(listener: &TcpListener, state: &(Mutex<State>, Condvar)) {
+    for conn in listener.incoming() {
+        if state.0.lock().unwrap().stop {
+            return;
+        }
+        let Ok(mut conn) = conn else { continue };
+        let Some(request) = read_request(&mut conn) else { continue };
+        let reply = {
+            let mut s = state.0.lock().unwrap();
+            s.requests.push(request);
+            state.1.notify_all();
+            s.replies.pop_front().unwrap_or(Reply::Status(503, "no scripted reply"))
+        };
+        let (status, body) = match reply {
+            Reply::Status(status, body) => (status, body),
+            Reply::HangUp => continue, // `conn` is dropped: the client sees the connection close
+            Reply::Hold(release) => {
+                // Bounded so that a test that forgets to release cannot hang the suite.
+                let _ = release.recv_timeout(Duration::from_secs(60));
+                (202, "")
+            }
+        };
+        let _ = write!(
+            conn,
+            "HTTP/1.1 {status} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+}
+
+fn read_request(conn: &mut TcpStream) -> Option<Request> {
+    conn.set_read_timeout(Some(WAIT)).ok()?;
+    let mut reader = BufReader::new(conn);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let (n, v) = l.split_once(':')?;
+        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    let len: usize = headers.iter().find(|(n, _)| n == "content-length")?.1.parse().ok()?;
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request { method, target, headers, body })
+}
+
+// === helpers ===
+
+fn transport(endpoint: String) -> HttpTransport {
+    let mut t = HttpTransport::new(HttpConfig::new(endpoint)).unwrap();
+    // Retries are the subject, not the waits between them.
+    t.first_backoff = Duration::from_millis(1);
+    t
+}
+
+/// A real collector body: spans through the batcher's collector format.
+#[cfg(feature = "receiver")]
+fn collector_payload() -> (Vec<u8>, Vec<crate::span_data::FinishedSpan>) {
+    use crate::export::batch::tests::{rich_span, Rng};
+    use crate::export::batch::{Batcher, WireFormat};
+    use crate::span_data::{Process, Tag};
+    use crate::stats::Counters;
+
+    let process = Process { service_name: "svc".into(), tags: vec![Tag::new("hostname", "box")] };
+    let mut batcher =
+        Batcher::new(WireFormat::CollectorBinary, process, 65_000, 0, Arc::new(Counters::default()));
+    let mut rng = Rng(7);
+    let spans: Vec<_> = (0..3).map(|i| rich_span(i, &mut rng)).collect();
+    let mut bodies = Vec::new();
+    for s in &spans {
+        batcher.push(s, &mut |b| {
+            bodies.push(b.to_vec());
+            Ok(())
+        });
+    }
+    batcher.flush(&mut |b| {
+        bodies.push(b.to_vec());
+        Ok(())
+    });
+    assert_eq!(bodies.len(), 1);
+    (bodies.pop().unwrap(), spans)
+}
+
+// === tests ===
+
+#[cfg(feature = "receiver")]
+#[test]
+fn accepted_post_carries_a_decodable_batch_and_the_right_headers() {
+    let server = Server::start(vec![Reply::Status(202, "")]);
+    let (payload, spans) = collector_payload();
+    transport(server.endpoint()).send(&payload).unwrap();
+    let requests = server.wait_requests(1);
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!((r.method.as_str(), r.target.as_str()), ("POST", "/api/traces"));
+    assert_eq!(r.header("content-type"), Some("application/x-thrift"));
+    assert_eq!(r.header("authorization"), None);
+    assert!(r.header("user-agent").is_some_and(|ua| ua.starts_with("jaeger-layer/")));
+    let batch = crate::receiver::decode_batch(&r.body).unwrap();
+    assert_eq!(batch.process.service_name, "svc");
+    assert_eq!((batch.seq_no, batch.stats.is_some()), (None, false), "no seqNo/stats over HTTP (§2)");
+    assert_eq!(batch.spans.len(), spans.len());
+    for (sent, got) in spans.iter().zip(&batch.spans) {
+        crate::export::batch::tests::assert_same(sent, got);
+    }
+}
+
+#[test]
+fn basic_auth_bearer_token_and_extra_headers_are_sent() {
+    let server = Server::start(vec![Reply::Status(200, ""), Reply::Status(202, "")]);
+    // Go's doc comment shows the legacy `?format=jaeger.thrift` query: it is kept.
+    let mut config = HttpConfig::new(format!("{}?format=jaeger.thrift", server.endpoint()));
+    // RFC 7617's example credentials.
+    config.auth = Some(Auth::Basic { user: "Aladdin".into(), password: "open sesame".into() });
+    config.headers = vec![("X-Tenant".into(), "blue".into()), ("x-scope".into(), "a b".into())];
+    HttpTransport::new(config.clone()).unwrap().send(b"one").unwrap();
+    config.auth = Some(Auth::Bearer("tok.en-1".into()));
+    HttpTransport::new(config).unwrap().send(b"two").unwrap();
+
+    let r = server.wait_requests(2);
+    assert_eq!(r[0].header("authorization"), Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
+    assert_eq!(r[1].header("authorization"), Some("Bearer tok.en-1"));
+    for r in &r {
+        assert_eq!((r.method.as_str(), r.target.as_str()), ("POST", "/api/traces?format=jaeger.thrift"));
+        assert_eq!(r.header("x-tenant"), Some("blue"));
+        assert_eq!(r.header("x-scope"), Some("a b"));
+        assert_eq!(r.header("content-type"), Some("application/x-thrift"));
+    }
+    assert_eq!((r[0].body.as_slice(), r[1].body.as_slice()), (&b"one"[..], &b"two"[..]));
+}
+
+#[test]
+fn server_errors_are_retried_until_success() {
+    let server =
+        Server::start(vec![Reply::Status(500, "boom"), Reply::Status(503, ""), Reply::Status(202, "")]);
+    transport(server.endpoint()).send(b"payload").unwrap();
+    let r = server.wait_requests(3);
+    assert_eq!(r.len(), 3);
+    assert!(r.iter().all(|r| r.body == b"payload"), "every attempt sends the whole body");
+}
+
+#[test]
+fn persistent_server_errors_fail_after_three_attempts() {
+    let replies = (0..5).map(|_| Reply::Status(500, "collector is sad")).collect();
+    let server = Server::start(replies);
+    let err = transport(server.endpoint()).send(b"x").unwrap_err();
+    assert_eq!(server.wait_requests(3).len(), 3, "exactly MAX_ATTEMPTS requests");
+    let msg = err.to_string();
+    assert!(msg.contains("error from collector: 500") && msg.contains("collector is sad"), "{msg}");
+    assert!(msg.contains("(3 attempts)"), "{msg}");
+}
+
+#[test]
+fn client_errors_are_not_retried() {
+    for status in [400, 401, 404, 413, 301] {
+        let server = Server::start(vec![Reply::Status(status, "bad batch"), Reply::Status(202, "")]);
+        let err = transport(server.endpoint()).send(b"x").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("error from collector: {status}")), "{msg}");
+        assert!(msg.contains("(1 attempt)"), "{msg}");
+        assert_eq!(server.wait_requests(1).len(), 1, "{status} must not be retried");
+    }
+}
+
+#[test]
+fn closed_connections_are_retried() {
+    let server = Server::start(vec![Reply::HangUp, Reply::HangUp, Reply::Status(202, "")]);
+    transport(server.endpoint()).send(b"x").unwrap();
+    assert_eq!(server.wait_requests(3).len(), 3);
+
+    let server = Server::start(vec![Reply::HangUp, Reply::HangUp, Reply::HangUp, Reply::Status(202, "")]);
+    let err = transport(server.endpoint()).send(b"x").unwrap_err();
+    assert!(err.to_string().contains("(3 attempts)"), "{err}");
+    assert_eq!(server.wait_requests(3).len(), 3, "no fourth attempt");
+}
+
+#[test]
+fn connection_refused_is_an_error_within_the_timeout() {
+    // A port that was just free: nothing listens there.
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut t = transport(format!("http://{addr}/api/traces"));
+    t.timeout = Duration::from_secs(2);
+    let started = Instant::now();
+    let err = t.send(b"x").unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2) + Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.to_string().contains("(3 attempts)"), "{err}");
+}
+
+#[test]
+fn a_slow_collector_times_out_without_retry() {
+    let (release, hold) = mpsc::channel();
+    let server = Server::start(vec![Reply::Hold(hold), Reply::Status(202, "")]);
+    let mut t = transport(server.endpoint());
+    t.timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let err = t.send(b"x").unwrap_err();
+    let elapsed = started.elapsed();
+    drop(release);
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert!(elapsed >= Duration::from_millis(300), "returned before the timeout: {elapsed:?}");
+    // Bounded by the timeout; the margin is generous for a loaded machine.
+    assert!(elapsed < Duration::from_millis(300) + Duration::from_secs(2), "took {elapsed:?}");
+    assert_eq!(server.wait_requests(1).len(), 1, "the budget is spent: no retry");
+}
+
+#[test]
+fn backoff_never_outlasts_the_timeout() {
+    // With a 100 ms first backoff and a 50 ms budget there is no time to wait: one attempt.
+    let server = Server::start(vec![Reply::Status(500, ""), Reply::Status(202, "")]);
+    let mut t = HttpTransport::new(HttpConfig {
+        timeout: Duration::from_millis(50),
+        ..HttpConfig::new(server.endpoint())
+    })
+    .unwrap();
+    let err = t.send(b"x").unwrap_err();
+    assert!(err.to_string().contains("(1 attempt)"), "{err}");
+    assert_eq!(server.wait_requests(1).len(), 1);
+}
+
+#[test]
+fn configuration_is_checked() {
+    let ok = "http://collector:14268/api/traces";
+    assert!(HttpTransport::new(HttpConfig::new(ok)).is_ok());
+    for bad in [
+        "",
+        "collector:14268",
+        "/api/traces",
+        "https://collector/api/traces",
+        "ftp://c/",
+        "http://",
+        "http://u:p@c/x",
+    ] {
+        let err = HttpTransport::new(HttpConfig::new(bad)).unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{bad}: {err}");
+        assert!(!err.to_string().contains(":p@"), "credentials leaked: {err}");
+    }
+    let https = HttpTransport::new(HttpConfig::new("https://c/")).unwrap_err().to_string();
+    assert!(https.contains("no TLS"), "{https}");
+
+    let with = |f: &dyn Fn(&mut HttpConfig)| {
+        let mut c = HttpConfig::new(ok);
+        f(&mut c);
+        HttpTransport::new(c)
+    };
+    assert!(with(&|c| c.timeout = Duration::ZERO).is_err());
+    assert!(with(&|c| c.headers = vec![("bad name".into(), "v".into())]).is_err());
+    assert!(with(&|c| c.headers = vec![("x-ok".into(), "line\nbreak".into())]).is_err());
+    assert!(with(&|c| c.headers = vec![("Content-Type".into(), "text/plain".into())]).is_err());
+    assert!(with(&|c| c.headers = vec![("authorization".into(), "Bearer x".into())]).is_ok());
+    let both = with(&|c| {
+        c.auth = Some(Auth::Bearer("t".into()));
+        c.headers = vec![("Authorization".into(), "Bearer x".into())];
+    });
+    assert!(both.is_err());
+    let secret = with(&|c| c.auth = Some(Auth::Bearer("s3cret\n".into()))).unwrap_err().to_string();
+    assert!(!secret.contains("s3cret"), "{secret}");
+    let colon = with(&|c| c.auth = Some(Auth::Basic { user: "a:b".into(), password: "p".into() }));
+    assert!(colon.is_err());
+}
+
+#[test]
+fn debug_output_redacts_credentials() {
+    let basic = Auth::Basic { user: "ada".into(), password: "hunter2".into() };
+    let shown = format!("{basic:?} {:?}", Auth::Bearer("tok3n".into()));
+    assert!(shown.contains("ada") && !shown.contains("hunter2") && !shown.contains("tok3n"), "{shown}");
+    let mut c = HttpConfig::new("http://c:1/");
+    c.auth = Some(basic);
+    let t = HttpTransport::new(c).unwrap();
+    assert!(!format!("{t:?}").contains("hunter2") && !format!("{t:?}").contains("YWRh"));
+}
+
+#[test]
+fn base64_matches_rfc_4648_vectors() {
+    let cases = [
+        ("", ""),
+        ("f", "Zg=="),
+        ("fo", "Zm8="),
+        ("foo", "Zm9v"),
+        ("foob", "Zm9vYg=="),
+        ("fooba", "Zm9vYmE="),
+        ("foobar", "Zm9vYmFy"),
+    ];
+    for (plain, encoded) in cases {
+        assert_eq!(base64(plain.as_bytes()), encoded, "{plain}");
+    }
+    assert_eq!(base64(&[0xfb, 0xff, 0xbf]), "+/+/");
+}
