@@ -8,10 +8,10 @@ use crate::export::batch::WireFormat;
 use crate::export::{spawn, ExporterGuard, Shared, WorkerConfig};
 use crate::layer::{Clock, Inner, JaegerLayer};
 use crate::propagation::Propagator;
-use crate::sampler::Sampler;
+use crate::sampler::{ActiveSampler, Sampler};
 use crate::span_data::{Process, Tag, TagValue};
 use crate::stats::Counters;
-use crate::transport::{Transport, UdpTransport};
+use crate::transport::{Auth, HttpConfig, HttpTransport, Transport, UdpTransport};
 
 /// The largest UDP payload over IPv4 (65535 − 8 UDP header − 20 IP header).
 const MAX_UDP_PAYLOAD: usize = 65_507;
@@ -48,7 +48,49 @@ pub struct Builder {
     max_logs_per_span: usize,
     agent_reresolve_interval: Option<Duration>,
     propagator: Propagator,
+    agent_protocol: AgentProtocol,
+    collector: Option<CollectorSettings>,
+    enabled: bool,
+    log_spans: bool,
 }
+
+/// The Thrift protocol spoken to the agent over UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AgentProtocol {
+    /// Thrift compact, the agent's port 6831 (what Jaeger's clients send).
+    #[default]
+    Compact,
+    /// Thrift binary, the agent's port 6832.
+    Binary,
+}
+
+/// The HTTP collector settings, gathered by the `collector_*` setters.
+#[derive(Debug, Clone)]
+struct CollectorSettings {
+    endpoint: Option<String>,
+    auth: Option<Auth>,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+    batch_size: usize,
+}
+
+impl Default for CollectorSettings {
+    fn default() -> Self {
+        CollectorSettings {
+            endpoint: None,
+            auth: None,
+            headers: Vec::new(),
+            timeout: crate::transport::DEFAULT_HTTP_TIMEOUT,
+            batch_size: DEFAULT_COLLECTOR_BATCH_SIZE,
+        }
+    }
+}
+
+/// Spans per POST to the collector: Go's `HTTPBatchSize` (facts §2).
+const DEFAULT_COLLECTOR_BATCH_SIZE: usize = 100;
+/// The largest collector request body; a batch is split before it grows past this.
+const COLLECTOR_MAX_BODY: usize = 4 << 20;
 
 impl Default for Builder {
     fn default() -> Self {
@@ -66,6 +108,10 @@ impl Default for Builder {
             max_logs_per_span: 0,
             agent_reresolve_interval: Some(Duration::from_secs(30)),
             propagator: Propagator::jaeger(),
+            agent_protocol: AgentProtocol::Compact,
+            collector: None,
+            enabled: true,
+            log_spans: false,
         }
     }
 }
@@ -173,6 +219,134 @@ impl Builder {
         self
     }
 
+    /// The Thrift protocol for UDP datagrams to the agent: compact (port 6831) or binary
+    /// (port 6832; set [`agent_endpoint`](Self::agent_endpoint) to match). Defaults to
+    /// [`AgentProtocol::Compact`].
+    pub fn agent_protocol(mut self, protocol: AgentProtocol) -> Self {
+        self.agent_protocol = protocol;
+        self
+    }
+
+    /// Sends to a Jaeger collector over HTTP instead of the agent over UDP: one `POST` of a
+    /// Thrift-binary `Batch` (`Content-Type: application/x-thrift`) per batch, e.g.
+    /// `http://jaeger-collector:14268/api/traces`. Plain `http://` only (no TLS in this
+    /// crate). Connection errors and 5xx answers are retried (3 attempts in all) within the
+    /// [`collector_timeout`](Self::collector_timeout); spans of a batch that still fails count
+    /// as failed. Defaults to none (UDP to the agent).
+    pub fn collector_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.collector.get_or_insert_with(Default::default).endpoint = Some(url.into());
+        self
+    }
+
+    /// HTTP Basic authentication for the collector. Defaults to none.
+    pub fn collector_basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.collector.get_or_insert_with(Default::default).auth =
+            Some(Auth::Basic { user: user.into(), password: password.into() });
+        self
+    }
+
+    /// A bearer token (`Authorization: Bearer ...`) for the collector. Defaults to none.
+    pub fn collector_bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.collector.get_or_insert_with(Default::default).auth = Some(Auth::Bearer(token.into()));
+        self
+    }
+
+    /// Adds a header sent with every request to the collector. Defaults to none.
+    pub fn collector_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.collector.get_or_insert_with(Default::default).headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The most one request to the collector may take, retries included. Defaults to 5 s.
+    pub fn collector_timeout(mut self, timeout: Duration) -> Self {
+        self.collector.get_or_insert_with(Default::default).timeout = timeout;
+        self
+    }
+
+    /// The most spans in one request to the collector. Defaults to 100 (Go's).
+    pub fn collector_batch_size(mut self, spans: usize) -> Self {
+        self.collector.get_or_insert_with(Default::default).batch_size = spans;
+        self
+    }
+
+    /// `false` builds a layer that records nothing, costs one branch per callback and starts
+    /// no thread (`JAEGER_DISABLED=true`). Defaults to `true`.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Also prints every exported span's context on stderr, from the exporter thread
+    /// (`JAEGER_REPORTER_LOG_SPANS`, Jaeger's logging reporter). Defaults to `false`.
+    pub fn log_spans(mut self, enabled: bool) -> Self {
+        self.log_spans = enabled;
+        self
+    }
+
+    /// A builder configured from the `JAEGER_*` environment variables, as Jaeger's Go client
+    /// reads them, plus `JAEGER_AUTH_TOKEN` and `JAEGER_PROPAGATION`; settings applied
+    /// afterwards win. See the README's configuration table.
+    ///
+    /// Differences from Go: with no `JAEGER_SAMPLER_TYPE`, the sampler is remote with an
+    /// initial probabilistic rate of 0.001 (Go: 0); a `JAEGER_TAGS` item without `=` or a
+    /// `${VAR}` without `:` is an error (Go panics).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), jaeger_layer::Error> {
+    /// let (layer, guard) = jaeger_layer::Builder::from_env()?.process_tag("team", "payments").build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the variable and its value, e.g.
+    /// `cannot parse env var JAEGER_AGENT_PORT=abc: ...`.
+    pub fn from_env() -> Result<Builder, Error> {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) over any getter (tests never touch the process env).
+    pub(crate) fn from_env_with(get: impl Fn(&str) -> Option<String>) -> Result<Builder, Error> {
+        let env = crate::env::read_env(get)?;
+        let mut b = Builder::default().sampler(env.sampler.clone());
+        if let Some(name) = env.service_name.clone() {
+            b = b.service_name(name);
+        }
+        if let Some(disabled) = env.disabled {
+            b = b.enabled(!disabled);
+        }
+        for (k, v) in env.tags.clone().unwrap_or_default() {
+            b = b.process_tag(k, v);
+        }
+        if let Some(wide) = env.trace_id_128bit {
+            b = b.trace_id_128bit(wide);
+        }
+        if let Some(n) = env.reporter_max_queue_size {
+            b = b.queue_capacity(n);
+        }
+        if let Some(d) = env.reporter_flush_interval {
+            b = b.flush_interval(d);
+        }
+        if let Some(log) = env.reporter_log_spans {
+            b = b.log_spans(log);
+        }
+        if let Some(hp) = env.agent_host_port.clone() {
+            b = b.agent_endpoint(hp);
+        }
+        if let Some(every) = env.agent_reresolve_interval() {
+            b = b.agent_reresolve_interval(every);
+        }
+        if let Some(p) = env.propagator.clone() {
+            b = b.propagator(p);
+        }
+        if let Some(http) = env.http_config() {
+            let c = b.collector.get_or_insert_with(Default::default);
+            c.endpoint = Some(http.endpoint);
+            c.auth = http.auth;
+        }
+        Ok(b)
+    }
+
     /// Builds the layer and starts the exporter thread.
     ///
     /// # Errors
@@ -180,19 +354,11 @@ impl Builder {
     /// [`Error::Spawn`] if the exporter thread cannot start. An agent host that does not
     /// resolve yet is not an error: sends fail and are counted until it does.
     pub fn build(self) -> Result<(JaegerLayer, ExporterGuard), Error> {
-        let service_name = match self.service_name {
+        let service_name = match self.service_name.clone() {
             Some(s) if !s.trim().is_empty() => s,
             Some(s) => return Err(Error::invalid("service_name", format!("{s:?}"), "must not be empty")),
             None => return Err(Error::invalid("service_name", "(unset)", "a service name is required")),
         };
-        if !(MIN_PACKET_SIZE..=MAX_UDP_PAYLOAD).contains(&self.max_packet_size) {
-            return Err(Error::invalid(
-                "max_packet_size",
-                self.max_packet_size,
-                format!("must be between {MIN_PACKET_SIZE} and {MAX_UDP_PAYLOAD} bytes"),
-            ));
-        }
-        validate_endpoint(&self.agent_endpoint)?;
         if self.queue_capacity == 0 {
             return Err(Error::invalid("queue_capacity", 0, "must be at least 1"));
         }
@@ -200,24 +366,74 @@ impl Builder {
             return Err(Error::invalid("flush_interval", "0s", "must be positive"));
         }
         let counters = Arc::new(Counters::default());
-        let sampler = self.sampler.start(&service_name, counters.clone())?;
-        let transport = UdpTransport::new(self.agent_endpoint, self.agent_reresolve_interval);
-        let ip = transport.local_ip();
-        let process = Process { service_name, tags: process_tags(self.process_tags, ip) };
-        let shared = Arc::new(Shared::new(self.queue_capacity, counters));
+        let shared = Arc::new(Shared::new(self.queue_capacity, counters.clone()));
+        if !self.enabled {
+            let inner = self.inner(shared.clone(), Sampler::never().start("", counters)?);
+            return Ok((JaegerLayer::from_inner(Arc::new(inner)), ExporterGuard::disabled(shared)));
+        }
+        let (format, transport, max_packet_size, max_spans, ip) = match &self.collector {
+            Some(c) => {
+                let endpoint = c.endpoint.clone().ok_or_else(|| {
+                    Error::invalid("collector_endpoint", "(unset)", "collector settings need an endpoint")
+                })?;
+                if c.batch_size == 0 {
+                    return Err(Error::invalid("collector_batch_size", 0, "must be at least 1"));
+                }
+                let config = HttpConfig {
+                    auth: c.auth.clone(),
+                    headers: c.headers.clone(),
+                    timeout: c.timeout,
+                    ..HttpConfig::new(endpoint)
+                };
+                let transport = HttpTransport::new(config)?;
+                (
+                    WireFormat::CollectorBinary,
+                    Box::new(transport) as Box<dyn Transport>,
+                    COLLECTOR_MAX_BODY,
+                    c.batch_size,
+                    None,
+                )
+            }
+            None => {
+                if !(MIN_PACKET_SIZE..=MAX_UDP_PAYLOAD).contains(&self.max_packet_size) {
+                    return Err(Error::invalid(
+                        "max_packet_size",
+                        self.max_packet_size,
+                        format!("must be between {MIN_PACKET_SIZE} and {MAX_UDP_PAYLOAD} bytes"),
+                    ));
+                }
+                validate_endpoint(&self.agent_endpoint)?;
+                let transport = UdpTransport::new(self.agent_endpoint.clone(), self.agent_reresolve_interval);
+                let ip = transport.local_ip();
+                let format = match self.agent_protocol {
+                    AgentProtocol::Compact => WireFormat::AgentCompact,
+                    AgentProtocol::Binary => WireFormat::AgentBinary,
+                };
+                (format, Box::new(transport) as Box<dyn Transport>, self.max_packet_size, 0, ip)
+            }
+        };
+        let sampler = self.sampler.start(&service_name, counters)?;
+        let process = Process { service_name, tags: process_tags(self.process_tags.clone(), ip) };
         let handle = spawn(
             shared.clone(),
             WorkerConfig {
-                format: WireFormat::AgentCompact,
+                format,
                 process,
-                max_packet_size: self.max_packet_size,
-                max_spans_per_batch: usize::MAX,
+                max_packet_size,
+                max_spans_per_batch: max_spans,
                 flush_interval: self.flush_interval,
-                transport: Box::new(transport) as Box<dyn Transport>,
+                transport,
+                log_spans: self.log_spans,
             },
         )?;
-        let inner = Inner {
-            shared: shared.clone(),
+        let inner = self.inner(shared.clone(), sampler);
+        Ok((JaegerLayer::from_inner(Arc::new(inner)), ExporterGuard::new(shared, handle)))
+    }
+
+    fn inner(self, shared: Arc<Shared>, sampler: ActiveSampler) -> Inner {
+        Inner {
+            enabled: self.enabled,
+            shared,
             sampler,
             clock: Clock::new(),
             trace_id_128bit: self.trace_id_128bit,
@@ -225,11 +441,9 @@ impl Builder {
             metadata_tags: self.metadata_tags,
             max_logs_per_span: self.max_logs_per_span,
             propagator: self.propagator,
-        };
-        Ok((JaegerLayer::from_inner(Arc::new(inner)), ExporterGuard::new(shared, handle)))
+        }
     }
 }
-
 /// User tags, then the tags every Jaeger client adds (facts §6).
 fn process_tags(mut tags: Vec<Tag>, ip: Option<std::net::IpAddr>) -> Vec<Tag> {
     tags.push(Tag::new("jaeger.version", format!("Rust-jaeger-layer-{}", env!("CARGO_PKG_VERSION"))));

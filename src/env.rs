@@ -40,13 +40,13 @@ const DEFAULT_INITIAL_RATE: f64 = 0.001;
 
 /// What the `JAEGER_*` variables set; `None` where a variable was unset.
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // applied by `Builder::from_env`, wired in by the lead
 pub(crate) struct EnvConfig {
     /// `JAEGER_SERVICE_NAME`.
     pub(crate) service_name: Option<String>,
     /// `JAEGER_DISABLED`: a no-op tracer.
     pub(crate) disabled: Option<bool>,
-    /// `JAEGER_RPC_METRICS`: Go's RPC metrics observer (no equivalent here yet).
+    /// `JAEGER_RPC_METRICS`: Go's RPC metrics observer (parsed; no equivalent here yet).
+    #[allow(dead_code)]
     pub(crate) rpc_metrics: Option<bool>,
     /// `JAEGER_TAGS`: tracer (process) tags, string-valued, in order.
     pub(crate) tags: Option<Vec<(String, String)>>,
@@ -79,7 +79,6 @@ pub(crate) struct EnvConfig {
     pub(crate) propagator: Option<Propagator>,
 }
 
-#[allow(dead_code)] // used by `Builder::from_env`, wired in by the lead
 impl EnvConfig {
     /// The agent re-resolve setting: `Some(None)` when reconnecting is disabled,
     /// `Some(Some(interval))` when only the interval is set, `None` when neither is
@@ -104,7 +103,6 @@ impl EnvConfig {
 /// # Errors
 ///
 /// [`Error::InvalidConfig`] for the first variable that does not parse or is out of range.
-#[allow(dead_code)] // called by `Builder::from_env`, wired in by the lead
 pub(crate) fn read_env(get: impl Fn(&str) -> Option<String>) -> Result<EnvConfig, Error> {
     // Go tests `e != ""` everywhere: empty is unset.
     let get = |name: &str| get(name).filter(|v| !v.is_empty());

@@ -38,6 +38,8 @@ pub struct JaegerLayer {
 
 /// The layer's configuration and handles, shared with the span extension helpers.
 pub(crate) struct Inner {
+    /// `false` for a disabled layer (`JAEGER_DISABLED`): every callback returns at once.
+    pub(crate) enabled: bool,
     pub(crate) shared: Arc<Shared>,
     pub(crate) sampler: ActiveSampler,
     pub(crate) clock: Clock,
@@ -97,6 +99,9 @@ where
     else {
         return;
     };
+    if !layer.inner.enabled {
+        return;
+    }
     let Some(span) = subscriber.span(id) else { return };
     materialize(&span, &layer.inner);
     let mut ext = span.extensions_mut();
@@ -272,6 +277,9 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        if !self.inner.enabled {
+            return;
+        }
         let inner = &*self.inner;
         let counters = &inner.shared.counters;
         let meta = attrs.metadata();
@@ -347,6 +355,9 @@ where
     }
 
     fn on_record(&self, id: &span::Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if !self.inner.enabled {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let sampled = span.extensions().get::<SpanState>().is_some_and(|s| s.rec.is_some());
         if !sampled {
@@ -366,6 +377,9 @@ where
     }
 
     fn on_follows_from(&self, id: &span::Id, follows: &span::Id, ctx: Context<'_, S>) {
+        if !self.inner.enabled {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         // Missing targets (closed, filtered) are skipped, not an error (STYLE 10).
         let Some(target) = ctx.span(follows) else { return };
@@ -386,6 +400,9 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if !self.inner.enabled {
+            return;
+        }
         // Events outside any span, or in an unsampled one, cost one lookup and nothing else.
         let Some(span) = ctx.event_span(event) else { return };
         let sampled = span.extensions().get::<SpanState>().is_some_and(|s| s.rec.is_some());
@@ -407,6 +424,9 @@ where
     }
 
     fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        if !self.inner.enabled {
+            return;
+        }
         let Some(span) = ctx.span(&id) else { return };
         let Some(state) = span.extensions_mut().remove::<SpanState>() else { return };
         let Some(mut rec) = state.rec else { return };

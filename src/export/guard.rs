@@ -36,11 +36,18 @@ pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ExporterGuard {
     shared: Arc<Shared>,
     handle: Option<JoinHandle<()>>,
+    /// Built with `enabled(false)`: there is no exporter, and nothing to flush.
+    disabled: bool,
 }
 
 impl ExporterGuard {
     pub(crate) fn new(shared: Arc<Shared>, handle: JoinHandle<()>) -> Self {
-        ExporterGuard { shared, handle: Some(handle) }
+        ExporterGuard { shared, handle: Some(handle), disabled: false }
+    }
+
+    /// The guard of a disabled layer: flushing succeeds at once, there is no thread.
+    pub(crate) fn disabled(shared: Arc<Shared>) -> Self {
+        ExporterGuard { shared, handle: None, disabled: true }
     }
 
     /// Sends every span that finished before this call, waiting at most `timeout`.
@@ -49,6 +56,9 @@ impl ExporterGuard {
     /// [`Error::FlushTimeout`] when the exporter did not finish in time (the spans stay queued
     /// and are sent later), [`Error::Closed`] after [`shutdown`](Self::shutdown).
     pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        if self.disabled {
+            return Ok(());
+        }
         if self.handle.is_none() {
             return Err(Error::Closed);
         }
@@ -87,6 +97,9 @@ impl ExporterGuard {
     }
 
     fn stop(&mut self, timeout: Duration) -> Result<(), Error> {
+        if self.disabled {
+            return Ok(());
+        }
         let Some(handle) = self.handle.take() else { return Err(Error::Closed) };
         self.shared.shutdown.store(true, Ordering::Release);
         self.shared.unpark();

@@ -20,6 +20,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) max_spans_per_batch: usize,
     pub(crate) flush_interval: Duration,
     pub(crate) transport: Box<dyn Transport>,
+    /// Print each span's context on stderr (Jaeger's logging reporter).
+    pub(crate) log_spans: bool,
 }
 
 /// Spawns the named exporter thread. Failing to spawn is an error, not a panic.
@@ -39,12 +41,24 @@ fn run(shared: &Shared, config: WorkerConfig) {
     // Anything this thread (or the transport) emits through `tracing` must not come back
     // into the layer: it would re-enter it and could deadlock or loop.
     let _mute = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
-    let WorkerConfig { format, process, max_packet_size, max_spans_per_batch, flush_interval, mut transport } =
-        config;
+    let WorkerConfig {
+        format,
+        process,
+        max_packet_size,
+        max_spans_per_batch,
+        flush_interval,
+        mut transport,
+        log_spans,
+    } = config;
     let mut batcher =
         Batcher::new(format, process, max_packet_size, max_spans_per_batch, shared.counters.clone());
     let mut send = |payload: &[u8]| transport.send(payload);
     let mut last_flush = Instant::now();
+    #[cfg(feature = "metrics")]
+    let mut published = {
+        crate::metrics::describe();
+        crate::stats::Stats::default()
+    };
     let mut flushed_gen = 0;
     loop {
         let elapsed = last_flush.elapsed();
@@ -62,11 +76,23 @@ fn run(shared: &Shared, config: WorkerConfig) {
         while let Some(mut span) = shared.queue.pop() {
             add_parent_ref(&mut span);
             span.expand_implied_tags();
+            if log_spans {
+                eprintln!(
+                    "jaeger-layer: Reporting span {}:{:016x}:{:016x}:{:x} {}",
+                    span.trace_id, span.span_id, span.parent_id, span.flags, span.operation
+                );
+            }
             batcher.push(&span, &mut send);
         }
         if requested != flushed_gen || stopping || last_flush.elapsed() >= flush_interval {
             batcher.flush(&mut send);
             last_flush = Instant::now();
+            #[cfg(feature = "metrics")]
+            {
+                let now = shared.counters.snapshot(&shared.queue);
+                crate::metrics::publish(&now, &published);
+                published = now;
+            }
         }
         if requested != flushed_gen {
             flushed_gen = requested;

@@ -3,8 +3,9 @@
 mod http;
 mod udp;
 
-#[allow(unused_imports)] // wired into the builder by the lead
-pub(crate) use http::{check_endpoint, Auth, HttpConfig, HttpTransport};
+pub(crate) use http::{
+    check_endpoint, Auth, HttpConfig, HttpTransport, DEFAULT_TIMEOUT as DEFAULT_HTTP_TIMEOUT,
+};
 pub(crate) use udp::UdpTransport;
 
 /// Sends one encoded payload (a datagram or a request body). Called on the exporter thread
