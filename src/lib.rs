@@ -32,3 +32,7 @@ pub use sampler::{RemoteSampler, Sampler};
 pub use span_data::{Log, RefType, SpanRef, Tag, TagValue};
 pub use span_ext::{JaegerSpanExt, SetParentError, SetParentFromError};
 pub use stats::Stats;
+
+/// Hooks for this crate's own benches; not part of the API.
+#[doc(hidden)]
+pub use export::bench as __bench;

@@ -280,6 +280,7 @@ pub(crate) mod tests {
     use std::borrow::Cow;
 
     use super::*;
+    use crate::export::bench::root_span;
     use crate::id::TraceId;
     use crate::receiver::{decode_batch, decode_datagram, ReceivedBatch, ReceivedSpan};
     use crate::span_data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_FIREHOSE, FLAG_SAMPLED};
@@ -650,40 +651,117 @@ pub(crate) mod tests {
         assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 3);
     }
 
-    /// A quick throughput figure, not a criterion bench (the batcher is crate-private):
-    /// `cargo test --release --lib bench_encode -- --ignored --nocapture`.
+    fn rounds() -> usize {
+        std::env::var("JL_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
+    }
+
+    fn workloads() -> [(&'static str, Vec<FinishedSpan>); 2] {
+        let mut rng = Rng(7);
+        let meta = real_metadata();
+        [
+            ("root+3 fields+sampler+metadata", (0..1_000).map(|i| root_span(i, meta)).collect()),
+            ("rich (5 tags, logs, refs)", (0..1_000).map(|i| rich_span(i, &mut rng)).collect()),
+        ]
+    }
+
+    /// Throughput of the batcher (what the exporter thread does per span), every format:
+    /// `JL_ROUNDS=200 cargo test --release --lib bench_encode -- --ignored --nocapture`.
+    /// The criterion version over the public hooks is `benches/encode.rs`.
     #[test]
     #[ignore = "measurement; run in release"]
     fn bench_encode_throughput() {
-        let mut rng = Rng(7);
-        let spans: Vec<FinishedSpan> = (0..1_000).map(|i| rich_span(i, &mut rng)).collect();
-        for format in FORMATS {
-            let (mut b, counters) = batcher(format, 65_000, 0);
-            let (mut bytes, mut packets) = (0usize, 0usize);
-            let mut send = |d: &[u8]| {
-                bytes += d.len();
-                packets += 1;
-                Ok(())
-            };
-            let rounds = 200;
-            let start = Instant::now();
-            for _ in 0..rounds {
-                for s in &spans {
-                    b.push(s, &mut send);
+        for (name, spans) in workloads() {
+            for format in FORMATS {
+                let (mut b, counters) = batcher(format, 65_000, 0);
+                let (mut bytes, mut packets) = (0usize, 0usize);
+                let mut send = |d: &[u8]| {
+                    bytes += d.len();
+                    packets += 1;
+                    Ok(())
+                };
+                let rounds = rounds();
+                let start = Instant::now();
+                for _ in 0..rounds {
+                    for s in &spans {
+                        b.push(s, &mut send);
+                    }
                 }
+                b.flush(&mut send);
+                let secs = start.elapsed().as_secs_f64();
+                let n = (rounds * spans.len()) as f64;
+                assert_eq!(counters.spans_exported.load(Relaxed), n as u64);
+                println!(
+                    "{name}, {format:?}: {:.2} M spans/s, {:.0} MB/s, {:.0} ns/span, {} B/span, {packets} packets",
+                    n / secs / 1e6,
+                    bytes as f64 / secs / 1e6,
+                    secs * 1e9 / n,
+                    bytes / n as usize
+                );
             }
-            b.flush(&mut send);
-            let secs = start.elapsed().as_secs_f64();
-            let n = (rounds * spans.len()) as f64;
-            assert_eq!(counters.spans_exported.load(Relaxed), n as u64);
-            println!(
-                "{format:?}: {:.2} M spans/s, {:.0} MB/s, {:.0} ns/span, {} B/span, {packets} packets",
-                n / secs / 1e6,
-                bytes as f64 / secs / 1e6,
-                secs * 1e9 / n,
-                bytes / n as usize
-            );
         }
+    }
+
+    /// Old against new in one run: encoding alone (one span into a reused buffer), the
+    /// `thrift`-crate reference given spans already expanded (so its figure leaves out the
+    /// expansion the old exporter also paid for) against `thrift::writer`.
+    #[test]
+    #[ignore = "measurement; run in release"]
+    fn bench_encode_old_vs_new() {
+        use crate::thrift::reference::{write_span, Encoder};
+        use crate::thrift::writer::Wire;
+        for (name, spans) in workloads() {
+            let expanded_spans: Vec<FinishedSpan> = spans.iter().map(expanded).collect();
+            for (wire, compact) in [(Wire::Compact, true), (Wire::Binary, false)] {
+                let rounds = rounds();
+                let n = (rounds * spans.len()) as f64;
+                let mut out = Vec::with_capacity(65_000);
+                let start = Instant::now();
+                let mut enc = Encoder::new(compact);
+                for _ in 0..rounds {
+                    for s in &expanded_spans {
+                        out.clear();
+                        enc.append(&mut out, |p| write_span(p, s));
+                    }
+                }
+                let old = start.elapsed().as_secs_f64();
+                let start = Instant::now();
+                for _ in 0..rounds {
+                    for s in &spans {
+                        out.clear();
+                        wire.span(&mut out, s);
+                    }
+                }
+                let new = start.elapsed().as_secs_f64();
+                std::hint::black_box(&out);
+                println!(
+                    "{name}, {wire:?} span encode: thrift crate {:.2} M spans/s ({:.0} ns), writer {:.2} M spans/s ({:.0} ns), x{:.1}",
+                    n / old / 1e6,
+                    old * 1e9 / n,
+                    n / new / 1e6,
+                    new * 1e9 / n,
+                    old / new
+                );
+            }
+        }
+    }
+
+    /// For callgrind (`--toggle-collect='*Batcher*push*'`): JL_ROUNDS × 1,000 headline
+    /// spans through a compact batcher, nothing else.
+    #[test]
+    #[ignore = "measurement; run in release under callgrind"]
+    fn bench_headline_pushes() {
+        let meta = real_metadata();
+        let spans: Vec<FinishedSpan> = (0..1_000).map(|i| root_span(i, meta)).collect();
+        let (mut b, counters) = batcher(WireFormat::AgentCompact, 65_000, 0);
+        let mut send = |_: &[u8]| Ok(());
+        let rounds = rounds();
+        for _ in 0..rounds {
+            for s in &spans {
+                b.push(s, &mut send);
+            }
+        }
+        b.flush(&mut send);
+        assert_eq!(counters.spans_exported.load(Relaxed), (rounds * spans.len()) as u64);
     }
 
     #[test]
