@@ -151,3 +151,7 @@ pub use stats::Stats;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Hooks for this crate's own benches; not part of the API.
+#[doc(hidden)]
+pub use export::bench as __bench;

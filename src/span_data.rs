@@ -142,7 +142,8 @@ pub(crate) struct FinishedSpan {
     pub(crate) tags: Vec<Tag>,
     pub(crate) logs: Vec<Log>,
     /// `sampler.type` / `sampler.param` of the span that took the sampling decision; written
-    /// first, before `tags` (facts §4.8).
+    /// first, before `tags` (facts §4.8). Like `metadata` and `error`, turned into tags by
+    /// the encoder (`thrift::writer`), in the order it documents.
     pub(crate) sampler: Option<(&'static str, TagValue)>,
     /// The span's `tracing` metadata, from which `code.filepath`, `code.lineno`,
     /// `code.namespace` and `level` are written after `tags` (None when switched off). Kept
@@ -153,34 +154,6 @@ pub(crate) struct FinishedSpan {
 }
 
 impl FinishedSpan {
-    /// All the span's tags in wire order: sampler tags, user tags, metadata tags, `error`.
-    /// The exporter calls this; the application thread only stores what it derives from.
-    pub(crate) fn expand_implied_tags(&mut self) {
-        let mut all = Vec::with_capacity(self.tags.len() + 7);
-        if let Some((sampler_type, param)) = self.sampler.take() {
-            all.push(Tag::new("sampler.type", sampler_type));
-            all.push(Tag { key: Cow::Borrowed("sampler.param"), value: param });
-        }
-        let has_error_tag = self.tags.iter().any(|t| t.key == "error");
-        all.append(&mut self.tags);
-        if let Some(meta) = self.metadata.take() {
-            if let Some(file) = meta.file() {
-                all.push(Tag::new("code.filepath", file));
-            }
-            if let Some(line) = meta.line() {
-                all.push(Tag::new("code.lineno", i64::from(line)));
-            }
-            if let Some(module) = meta.module_path() {
-                all.push(Tag::new("code.namespace", module));
-            }
-            all.push(Tag::new("level", meta.level().as_str()));
-        }
-        if std::mem::take(&mut self.error) && !has_error_tag {
-            all.push(Tag::new("error", true));
-        }
-        self.tags = all;
-    }
-
     /// The key of the tag or log field with the longest value, for the "too large" report.
     pub(crate) fn largest_field(&self) -> Option<(&str, usize)> {
         self.tags

@@ -2,6 +2,7 @@
 //! thread that drains it, and the guard that flushes it.
 
 pub(crate) mod batch;
+pub mod bench;
 mod guard;
 mod worker;
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::batch::{Batcher, WireFormat};
 use super::Shared;
 use crate::error::Error;
-use crate::span_data::{FinishedSpan, Process, RefType, SpanRef};
+use crate::span_data::Process;
 use crate::transport::Transport;
 
 /// Everything the worker needs, moved into its thread.
@@ -73,9 +73,9 @@ fn run(shared: &Shared, config: WorkerConfig) {
         // then visible to the pops below (push → request is ordered by the caller).
         let requested = shared.flush_requested.load(Ordering::Acquire);
         let stopping = shared.shutdown.load(Ordering::Acquire);
-        while let Some(mut span) = shared.queue.pop() {
-            add_parent_ref(&mut span);
-            span.expand_implied_tags();
+        while let Some(span) = shared.queue.pop() {
+            // The implied tags (sampler, metadata, error) and CHILD_OF reference are written
+            // by the encoder straight from the span's fields: nothing is built here.
             if log_spans {
                 eprintln!(
                     "jaeger-layer: Reporting span {}:{:016x}:{:016x}:{:x} {}",
@@ -106,17 +106,5 @@ fn run(shared: &Shared, config: WorkerConfig) {
             shared.done_cv.notify_all();
             return;
         }
-    }
-}
-
-/// Jaeger spans name their parent twice: `parentSpanId` and a CHILD_OF reference (facts
-/// §10). The reference is added here, on the exporter thread, so the application thread
-/// does not allocate for it.
-fn add_parent_ref(span: &mut FinishedSpan) {
-    if span.parent_id != 0 && !span.references.iter().any(|r| r.ref_type == RefType::ChildOf) {
-        span.references.insert(
-            0,
-            SpanRef { ref_type: RefType::ChildOf, trace_id: span.trace_id, span_id: span.parent_id },
-        );
     }
 }

@@ -17,7 +17,7 @@ use thrift::TConfiguration;
 use crate::id::TraceId;
 use crate::receiver::{DecodeError, ReceivedBatch, ReceivedClientStats, ReceivedProcess, ReceivedSpan};
 use crate::span_data::{Log, RefType, SpanRef, Tag, TagValue};
-use crate::thrift::encode::EMIT_BATCH;
+use crate::thrift::writer::EMIT_BATCH;
 
 type Result<T> = std::result::Result<T, DecodeError>;
 

@@ -1,24 +1,24 @@
-//! Hand-written Thrift encoders for the Jaeger structs (facts §1.2), generic over the
-//! protocol so the compact (agent port 6831) and binary (port 6832, HTTP collector) encodings
-//! share one code path.
-//!
-//! Every function writes one whole struct: `write_struct_begin` .. `write_struct_end`. A
-//! struct's bytes do not depend on where it is nested (the compact protocol restarts its
-//! field-id deltas at each struct), which is what lets the batcher encode a span or the
-//! process once and splice the bytes into any batch.
+//! The reference encoder, test-only: the Jaeger structs written through the `thrift`
+//! crate's `TCompactOutputProtocol` / `TBinaryOutputProtocol`, as the exporter did before
+//! `writer` replaced it for speed. `differential_tests` asserts that `writer` produces the
+//! same bytes for every struct and format. Kept as the exporter wrote spans then: the
+//! implied tags and the CHILD_OF reference are first expanded into the span
+//! ([`expanded`]), which is what `writer` now does on the fly.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
 
 use thrift::protocol::{
-    TFieldIdentifier, TListIdentifier, TMessageIdentifier, TMessageType, TOutputProtocol, TStructIdentifier,
-    TType,
+    TBinaryOutputProtocol, TCompactOutputProtocol, TFieldIdentifier, TListIdentifier, TMessageIdentifier,
+    TMessageType, TOutputProtocol, TStructIdentifier, TType,
 };
 
+use super::writer::{Envelope, EMIT_BATCH};
 use crate::span_data::{ClientStats, FinishedSpan, Log, Process, RefType, SpanRef, Tag, TagValue};
 
 /// The result of writing through a Thrift protocol.
 pub(crate) type EncodeResult = thrift::Result<()>;
-
-/// The name of the agent's method (facts §1.1).
-pub(crate) const EMIT_BATCH: &str = "emitBatch";
 
 /// Structs are written with an empty name: neither the compact nor the binary protocol puts
 /// names on the wire, and `String::new()` does not allocate.
@@ -166,17 +166,6 @@ pub(crate) fn write_client_stats<P: TOutputProtocol + ?Sized>(
     p.write_struct_end()
 }
 
-/// What is known of a batch before its spans: the parts around the span list.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Envelope {
-    /// `Some(seqid)` for an `Agent.emitBatch` message, `None` for a bare `Batch` (HTTP body).
-    pub(crate) message_seqid: Option<i32>,
-    /// `Batch.seqNo` (field 3), if written.
-    pub(crate) seq_no: Option<i64>,
-    /// `Batch.stats` (field 4), if written.
-    pub(crate) stats: Option<ClientStats>,
-}
-
 /// Writes everything that precedes the span list's own header: the message header and the
 /// `emitBatch_args` field (when a message), the `Batch` struct start, the `process` field
 /// whose struct bytes come from `write_process_bytes`, and the `spans` field header.
@@ -230,153 +219,116 @@ pub(crate) fn write_batch_suffix<P: TOutputProtocol + ?Sized>(p: &mut P, env: &E
     Ok(())
 }
 
-/// The exact size of the span list header for `n` elements (compact: 1 byte up to 14
-/// elements, else 1 + varint; binary: element type + i32), facts §1.1. Must agree with
-/// [`write_span_list_header`]; the batcher asserts it in debug builds and the tests check it.
-pub(crate) fn span_list_header_len(compact: bool, n: usize) -> usize {
-    if !compact {
-        return 5;
+// === the protocol's transport ===
+
+thread_local! {
+    /// Where the protocol's bytes go. `Encoder::append` swaps its target `Vec` in for the
+    /// length of one call and swaps it back out, so this is empty between calls.
+    static SINK: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The protocol's transport: appends to the thread's [`SINK`]. A `TCompactOutputProtocol`
+/// offers no access to its transport, so this lets us choose, per call, which buffer the
+/// bytes land in, and splice pre-encoded bytes (the cached process) between protocol calls.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sink;
+
+impl io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        SINK.with(|s| s.borrow_mut().extend_from_slice(buf));
+        Ok(buf.len())
     }
-    if n <= 14 {
-        1
-    } else {
-        1 + varint_len(list_len(n) as u32 as u64)
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
-fn varint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
+impl Sink {
+    /// Appends raw, already encoded bytes to the current target (inside [`Encoder::append`]).
+    pub(crate) fn splice(bytes: &[u8]) {
+        SINK.with(|s| s.borrow_mut().extend_from_slice(bytes));
     }
-    n
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    //! Byte-exact vectors of facts §12.1 and the envelope overheads of §12.3. The vectors were
-    //! produced by Apache Thrift's own library, so matching them checks our encoder against an
-    //! implementation we did not write.
-    use super::*;
-    use crate::id::TraceId;
-    use crate::thrift::{Encoder, Sink};
+/// One output protocol, compact or strict binary.
+pub(crate) struct Encoder {
+    proto: Box<dyn TOutputProtocol>,
+}
 
-    fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
+impl fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Encoder").finish_non_exhaustive()
+    }
+}
+
+impl Encoder {
+    /// A compact (`compact == true`) or strict binary protocol encoder.
+    pub(crate) fn new(compact: bool) -> Encoder {
+        let proto: Box<dyn TOutputProtocol> = if compact {
+            Box::new(TCompactOutputProtocol::new(Sink))
+        } else {
+            Box::new(TBinaryOutputProtocol::new(Sink, true))
+        };
+        Encoder { proto }
     }
 
-    fn compact(f: impl FnOnce(&mut dyn TOutputProtocol) -> EncodeResult) -> Vec<u8> {
+    /// Runs `f` with the protocol, appending what it writes (and what it [`Sink::splice`]s)
+    /// to `out`.
+    pub(crate) fn append(
+        &mut self,
+        out: &mut Vec<u8>,
+        f: impl FnOnce(&mut dyn TOutputProtocol) -> EncodeResult,
+    ) {
+        SINK.with(|s| std::mem::swap(&mut *s.borrow_mut(), out));
+        let result = f(&mut *self.proto);
+        SINK.with(|s| std::mem::swap(&mut *s.borrow_mut(), out));
+        result.expect("writing to memory cannot fail");
+    }
+
+    /// `f`'s output alone.
+    pub(crate) fn bytes(compact: bool, f: impl FnOnce(&mut dyn TOutputProtocol) -> EncodeResult) -> Vec<u8> {
         let mut out = Vec::new();
-        Encoder::new(true).append(&mut out, f).unwrap();
+        Encoder::new(compact).append(&mut out, f);
         out
     }
+}
 
-    pub(crate) fn span_103() -> FinishedSpan {
-        FinishedSpan {
-            trace_id: TraceId::new(0, 1),
-            span_id: 2,
-            parent_id: 0,
-            flags: 1,
-            operation: "op".into(),
-            references: vec![],
-            start_us: 1_000_000,
-            duration_us: 5,
-            tags: vec![],
-            logs: vec![],
-            sampler: None,
-            metadata: None,
-            error: false,
-        }
-    }
+// === the implied tags and reference, expanded as the exporter did before `writer` ===
 
-    #[test]
-    fn vector_103_minimal_span() {
-        let bytes = compact(|p| write_span(p, &span_103()));
-        assert_eq!(
-            bytes,
-            hex("16 02 16 00 16 04 16 00 18 02 6f 70 19 0c 15 02 16 80 89 7a 16 0a 19 0c 19 0c 00")
+/// The span as the exporter used to hand it to the encoder: a CHILD_OF reference to the
+/// parent inserted first (unless one exists), and all tags in wire order: sampler tags,
+/// user tags, metadata tags, `error`.
+pub(crate) fn expanded(span: &FinishedSpan) -> FinishedSpan {
+    let mut span = span.clone();
+    if span.parent_id != 0 && !span.references.iter().any(|r| r.ref_type == RefType::ChildOf) {
+        span.references.insert(
+            0,
+            SpanRef { ref_type: RefType::ChildOf, trace_id: span.trace_id, span_id: span.parent_id },
         );
     }
-
-    #[test]
-    fn vector_104_process() {
-        let process = Process { service_name: "svc".into(), tags: vec![] };
-        assert_eq!(compact(|p| write_process(p, &process)), hex("18 03 73 76 63 19 0c 00"));
+    let mut all = Vec::with_capacity(span.tags.len() + 7);
+    if let Some((sampler_type, param)) = span.sampler.take() {
+        all.push(Tag::new("sampler.type", sampler_type));
+        all.push(Tag::new("sampler.param", param));
     }
-
-    #[test]
-    fn vector_106_tags() {
-        let cases: Vec<(Tag, &str)> = vec![
-            (
-                Tag::new("sampler.type", "const"),
-                "18 0c 73 61 6d 70 6c 65 72 2e 74 79 70 65 15 00 18 05 63 6f 6e 73 74 00",
-            ),
-            (Tag::new("sampler.param", true), "18 0d 73 61 6d 70 6c 65 72 2e 70 61 72 61 6d 15 04 31 00"),
-            (Tag::new("sampler.param", false), "18 0d 73 61 6d 70 6c 65 72 2e 70 61 72 61 6d 15 04 32 00"),
-            (Tag::new("k", -1i64), "18 01 6b 15 06 46 01 00"),
-            (Tag::new("k", 0.5), "18 01 6b 15 02 27 00 00 00 00 00 00 e0 3f 00"),
-            (Tag::new("k", TagValue::Binary(vec![1, 2])), "18 01 6b 15 08 58 02 01 02 00"),
-        ];
-        for (tag, expected) in cases {
-            assert_eq!(compact(|p| write_tag(p, &tag)), hex(expected), "{tag:?}");
+    let has_error_tag = span.tags.iter().any(|t| t.key == "error");
+    all.append(&mut span.tags);
+    if let Some(meta) = span.metadata.take() {
+        if let Some(file) = meta.file() {
+            all.push(Tag::new("code.filepath", file));
         }
-    }
-
-    #[test]
-    fn vector_107_span_ref_and_log() {
-        let r = SpanRef { ref_type: RefType::FollowsFrom, trace_id: TraceId::new(0, 1), span_id: 2 };
-        assert_eq!(compact(|p| write_span_ref(p, &r)), hex("15 02 16 02 16 00 16 04 00"));
-        let log = Log { timestamp_us: 1_000_000, fields: vec![Tag::new("event", "x")] };
-        assert_eq!(
-            compact(|p| write_log(p, &log)),
-            hex("16 80 89 7a 19 1c 18 05 65 76 65 6e 74 15 00 18 01 78 00 00")
-        );
-    }
-
-    /// Total envelope bytes around `n` spans: prefix + list header + suffix, minus the
-    /// process, encoded for real (the process spliced in as the batcher does).
-    fn overhead(compact: bool, n: usize, env: Envelope) -> usize {
-        let process = vec![0u8; 8];
-        let mut enc = Encoder::new(compact);
-        let mut out = Vec::new();
-        enc.append(&mut out, |p| {
-            write_batch_prefix(p, &env, || Sink::splice(&process))?;
-            write_span_list_header(p, n)?;
-            write_batch_suffix(p, &env)
-        })
-        .unwrap();
-        out.len() - process.len()
-    }
-
-    #[test]
-    fn envelope_overheads_of_facts_12_3() {
-        let bare = Envelope { message_seqid: Some(1), seq_no: None, stats: None };
-        let max = i64::MAX;
-        let full_stats = ClientStats {
-            full_queue_dropped_spans: max,
-            too_large_dropped_spans: max,
-            failed_to_emit_spans: max,
-        };
-        let full = Envelope { message_seqid: Some(1), seq_no: Some(max), stats: Some(full_stats) };
-        let wide_seqid = Envelope { message_seqid: Some(i32::MAX), ..full };
-        let table = [(1, 19, 65), (2, 19, 65), (14, 19, 65), (15, 20, 66), (377, 21, 67), (500, 21, 67)];
-        let more = [(65000, 22, 68), (65535, 22, 68)];
-        for (n, without_stats, with_stats) in table.into_iter().chain(more) {
-            assert_eq!(overhead(true, n, bare), without_stats, "n={n} without stats");
-            assert_eq!(overhead(true, n, full), with_stats, "n={n} with stats");
-            assert_eq!(overhead(true, n, wide_seqid), with_stats + 4, "n={n} with seqid 2^31-1");
+        if let Some(line) = meta.line() {
+            all.push(Tag::new("code.lineno", i64::from(line)));
         }
-    }
-
-    #[test]
-    fn list_header_length_matches_the_protocol() {
-        for compact in [true, false] {
-            for n in [0, 1, 14, 15, 127, 128, 16_383, 16_384, 2_097_152, i32::MAX as usize] {
-                let mut out = Vec::new();
-                Encoder::new(compact).append(&mut out, |p| write_span_list_header(p, n)).unwrap();
-                assert_eq!(out.len(), span_list_header_len(compact, n), "compact={compact} n={n}");
-            }
+        if let Some(module) = meta.module_path() {
+            all.push(Tag::new("code.namespace", module));
         }
+        all.push(Tag::new("level", meta.level().as_str()));
     }
+    if std::mem::take(&mut span.error) && !has_error_tag {
+        all.push(Tag::new("error", true));
+    }
+    span.tags = all;
+    span
 }

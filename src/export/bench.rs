@@ -1,0 +1,78 @@
+//! Hidden hooks for `benches/encode.rs` (criterion benches see only the public API): the
+//! exporter's encode-and-batch step over prepared spans, with no socket. Not part of the
+//! supported API; may change at any time.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::batch::{Batcher, WireFormat};
+use crate::id::TraceId;
+use crate::span_data::{FinishedSpan, Process, Tag, TagValue, FLAG_SAMPLED};
+use crate::stats::Counters;
+
+/// Prepared spans and a batcher that encodes them into compact `emitBatch` datagrams of at
+/// most 65,000 bytes, as the exporter thread does.
+#[derive(Debug)]
+pub struct Workload {
+    spans: Vec<FinishedSpan>,
+    batcher: Batcher,
+}
+
+impl Workload {
+    /// `n` spans of the headline workload: a root span with 3 fields (LONG, STRING, BOOL),
+    /// `sampler.type`/`sampler.param` and the 4 metadata tags of `metadata`, about 260
+    /// bytes each in compact. `compact` picks the agent's compact or binary protocol.
+    pub fn root_spans(n: usize, metadata: &'static tracing_core::Metadata<'static>, compact: bool) -> Self {
+        let spans = (0..n as u64).map(|i| root_span(i, metadata)).collect();
+        let process = Process {
+            service_name: "bench".into(),
+            tags: vec![Tag::new("hostname", "box"), Tag::new("jaeger.version", "Rust-0.1.0")],
+        };
+        let format = if compact { WireFormat::AgentCompact } else { WireFormat::AgentBinary };
+        let batcher = Batcher::new(format, process, 65_000, 0, Arc::new(Counters::default()));
+        Workload { spans, batcher }
+    }
+
+    /// The number of prepared spans.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are no prepared spans.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Pushes every span through the batcher and flushes; returns the bytes "sent".
+    pub fn run(&mut self) -> usize {
+        let mut bytes = 0;
+        let mut send = |d: &[u8]| {
+            bytes += d.len();
+            Ok(())
+        };
+        for s in &self.spans {
+            self.batcher.push(s, &mut send);
+        }
+        self.batcher.flush(&mut send);
+        bytes
+    }
+}
+
+/// Span `i` of the headline workload (see [`Workload::root_spans`]).
+pub(crate) fn root_span(i: u64, metadata: &'static tracing_core::Metadata<'static>) -> FinishedSpan {
+    FinishedSpan {
+        trace_id: TraceId::new(0, 0x9e37_79b9_7f4a_7c15 ^ i),
+        span_id: 0xdead_beef_0000 + i,
+        parent_id: 0,
+        flags: FLAG_SAMPLED,
+        operation: Cow::Borrowed("checkout"),
+        references: vec![],
+        start_us: 1_700_000_000_000_000 + i as i64,
+        duration_us: 12,
+        tags: vec![Tag::new("order", i as i64), Tag::new("user", "ada"), Tag::new("paid", true)],
+        logs: vec![],
+        sampler: Some(("const", TagValue::Bool(true))),
+        metadata: Some(metadata),
+        error: false,
+    }
+}
