@@ -135,7 +135,7 @@ mod transport;
 #[cfg(feature = "receiver")]
 pub mod receiver;
 
-pub use builder::Builder;
+pub use builder::{AgentProtocol, Builder};
 pub use context::{Baggage, SpanContext};
 pub use error::Error;
 pub use export::ExporterGuard;

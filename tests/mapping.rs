@@ -365,7 +365,9 @@ fn field_formatting_that_traces_does_not_deadlock() {
     // The event's own log; events emitted from inside `Debug` may add more, depending on
     // which of tracing-core's paths re-entered.
     let event_log = outer.logs.iter().find(|l| {
-        l.fields.iter().any(|f| f.key == "message" && f.value == TagValue::String("event with a reentrant field".into()))
+        l.fields
+            .iter()
+            .any(|f| f.key == "message" && f.value == TagValue::String("event with a reentrant field".into()))
     });
     let value = event_log.and_then(|l| l.fields.iter().find(|f| f.key == "value"));
     assert_eq!(value.map(|f| f.value.clone()), Some(TagValue::String("reentrant".into())));
