@@ -20,6 +20,8 @@ mod transport;
 
 #[cfg(feature = "receiver")]
 pub mod receiver;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use builder::Builder;
 pub use context::{Baggage, SpanContext};
