@@ -323,7 +323,8 @@ fn dedent(s: &str) -> String {
     let first = lines.iter().position(|l| !l.is_empty()).unwrap_or(lines.len());
     let last = lines.iter().rposition(|l| !l.is_empty()).map_or(first, |i| i + 1);
     let body = &lines[first..last];
-    let margin = body.iter().filter(|l| !l.is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    let margin =
+        body.iter().filter(|l| !l.is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
     body.iter().map(|l| format!("{}\n", l.get(margin..).unwrap_or(""))).collect()
 }
 

@@ -152,7 +152,12 @@ fn render_trace(spans: &[ReceivedSpan], trace: &TraceRows, color: bool, width: u
         .map(|r| {
             let s = &spans[r.index];
             let err = if is_error(s) { " [error]" } else { "" };
-            let label = format!("{}{} ({}){err}", "  ".repeat(r.depth), clean(&s.operation_name), clean(&s.service_name));
+            let label = format!(
+                "{}{} ({}){err}",
+                "  ".repeat(r.depth),
+                clean(&s.operation_name),
+                clean(&s.service_name)
+            );
             cut(label, MAX_LABEL)
         })
         .collect();
@@ -173,7 +178,8 @@ fn render_trace(spans: &[ReceivedSpan], trace: &TraceRows, color: bool, width: u
         }
         let indent = "  ".repeat(row.depth + 1);
         if !s.tags.is_empty() {
-            let tags: Vec<String> = s.tags.iter().map(|t| format!("{}={}", clean(&t.key), value(&t.value))).collect();
+            let tags: Vec<String> =
+                s.tags.iter().map(|t| format!("{}={}", clean(&t.key), value(&t.value))).collect();
             let _ = writeln!(out, "{indent}tags: {}", tags.join(" "));
         }
         for log in &s.logs {

@@ -48,7 +48,11 @@ fn tree_orders_children_by_start_and_nests_them() {
 
 #[test]
 fn traces_are_separate_trees_ordered_by_first_start() {
-    let spans = vec![span(2, 5, 0, "later", 500, 1), span(1, 1, 0, "earlier", 100, 1), span(2, 6, 5, "child", 501, 1)];
+    let spans = vec![
+        span(2, 5, 0, "later", 500, 1),
+        span(1, 1, 0, "earlier", 100, 1),
+        span(2, 6, 5, "child", 501, 1),
+    ];
     assert_eq!(names(&spans), "earlier\nlater\n  child\n");
 }
 
