@@ -57,6 +57,10 @@
 //! When an assertion fails, print [`Spans::render`] (or [`render_tree`]): the whole trace
 //! with durations, tags and logs.
 
+// The example shows `#[test]` because that is how it is written in a test file; a hidden
+// line calls the function, so the doc test does run it.
+#![allow(clippy::test_attr_in_doctest)]
+
 mod render;
 
 use std::fmt;
