@@ -63,12 +63,14 @@
 
 mod render;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io;
 use std::ops::Deref;
 use std::time::Duration;
 
 use crate::builder::Builder;
+use crate::id::TraceId;
 use crate::layer::JaegerLayer;
 use crate::receiver::{ReceivedSpan, Receiver};
 use crate::span_data::TagValue;
@@ -84,10 +86,10 @@ const TEST_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 /// colour; `examples/tail.rs` prints the same thing.
 ///
 /// ```text
-/// trace 4bf92f3577b34da6a3ce929d0e0e4736: 3 spans, 2 services (web, db), 10.00ms
-/// GET /users (web)           10.00ms |████████████████████████████████████████|
+/// trace 4bf92f3577b34da6a3ce929d0e0e4736: 2 spans, 2 services (web, db), 10.00ms
+/// GET /users (web)       10.00ms |████████████████████████████████████████|
 ///   tags: span.kind="server"
-///   query (db) [error]        4.00ms |        ████████████████                |
+///   query (db) [error]    4.00ms |        ████████████████                |
 ///     tags: error=true
 ///     log +1.00ms: message="timeout"
 /// ```
@@ -221,7 +223,9 @@ impl Spans {
     /// The spans without a parent among these spans (true roots, and spans whose parent is
     /// in another process that did not report here), by start time.
     pub fn roots(&self) -> Vec<&ReceivedSpan> {
-        by_start(self.spans.iter().filter(|s| self.parent_of(s).is_none()).collect())
+        let ids: HashSet<(TraceId, u64)> = self.spans.iter().map(|s| (s.trace_id, s.span_id)).collect();
+        let has_parent = |s: &ReceivedSpan| s.parent_id != 0 && ids.contains(&(s.trace_id, s.parent_id));
+        by_start(self.spans.iter().filter(|s| !has_parent(s)).collect())
     }
 
     /// The root span, when there is exactly one (see [`roots`](Self::roots)).
@@ -238,7 +242,7 @@ impl Spans {
     }
 
     /// The distinct trace ids, in order of first arrival.
-    pub fn trace_ids(&self) -> Vec<crate::TraceId> {
+    pub fn trace_ids(&self) -> Vec<TraceId> {
         let mut ids = Vec::new();
         for s in &self.spans {
             if !ids.contains(&s.trace_id) {
