@@ -125,6 +125,9 @@ fn listen(args: &Args, tx: &mpsc::Sender<Event>) -> io::Result<Vec<SocketAddr>> 
                 }
                 Err(_) => continue,
             };
+            // As the crate's Receiver does: bursts of datagrams overflow the default receive
+            // buffer before the thread reads them; ask for 4 MiB (capped by net.core.rmem_max).
+            let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(4 << 20);
             bound.push(socket.local_addr()?);
             let tx = tx.clone();
             std::thread::Builder::new().name(format!("tail-{port}")).spawn(move || receive(&socket, &tx))?;
