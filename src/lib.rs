@@ -134,6 +134,8 @@ mod transport;
 
 #[cfg(feature = "receiver")]
 pub mod receiver;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use builder::{AgentProtocol, Builder};
 pub use context::{Baggage, SpanContext};
