@@ -112,6 +112,8 @@
 #![cfg_attr(docsrs, deny(rustdoc::broken_intra_doc_links))]
 
 mod builder;
+#[cfg(all(test, feature = "receiver"))]
+mod builder_tests;
 mod context;
 mod env;
 mod error;
