@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::export::batch::WireFormat;
 use crate::export::{spawn, ExporterGuard, Shared, WorkerConfig};
-use crate::layer::{Clock, Inner, JaegerLayer};
+use crate::layer::{Inner, JaegerLayer};
 use crate::propagation::Propagator;
 use crate::sampler::{ActiveSampler, Sampler};
 use crate::span_data::{Process, Tag, TagValue};
@@ -435,7 +435,6 @@ impl Builder {
             enabled: self.enabled,
             shared,
             sampler,
-            clock: Clock::new(),
             trace_id_128bit: self.trace_id_128bit,
             max_tag_value_length: self.max_tag_value_length,
             metadata_tags: self.metadata_tags,

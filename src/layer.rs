@@ -9,7 +9,6 @@ use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing_core::span::{self, Attributes, Record};
 use tracing_core::{Dispatch, Event, Level, Subscriber};
@@ -42,32 +41,11 @@ pub(crate) struct Inner {
     pub(crate) enabled: bool,
     pub(crate) shared: Arc<Shared>,
     pub(crate) sampler: ActiveSampler,
-    pub(crate) clock: Clock,
     pub(crate) trace_id_128bit: bool,
     pub(crate) max_tag_value_length: usize,
     pub(crate) metadata_tags: bool,
     pub(crate) max_logs_per_span: usize,
     pub(crate) propagator: crate::propagation::Propagator,
-}
-
-/// Wall-clock microseconds from one monotonic clock read: `now = anchor + elapsed`, so a
-/// duration is never negative and each timestamp costs one `Instant::now()`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Clock {
-    anchor: Instant,
-    anchor_us: i64,
-}
-
-impl Clock {
-    pub(crate) fn new() -> Self {
-        let anchor_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
-        Clock { anchor: Instant::now(), anchor_us }
-    }
-
-    #[inline]
-    pub(crate) fn now_us(&self) -> i64 {
-        self.anchor_us + self.anchor.elapsed().as_micros() as i64
-    }
 }
 
 /// Reaches a span's [`SpanState`] through a `Dispatch`, for [`crate::JaegerSpanExt`]
@@ -137,7 +115,7 @@ where
             None => chain.push(s),
         }
     }
-    let start_us = inner.clock.now_us();
+    let start_us = inner.shared.clock.now_us();
     let mut next = base;
     let last = chain.len().saturating_sub(1);
     for (i, s) in chain.into_iter().rev().enumerate() {
@@ -321,7 +299,7 @@ where
                 SpanContext { trace_id, span_id: trace_id.low, flags, ..Default::default() }
             }
         };
-        let start_us = inner.clock.now_us();
+        let start_us = inner.shared.clock.now_us();
 
         if !local_root {
             incr(&counters.children_started_sampled);
@@ -415,7 +393,7 @@ where
         event.record(&mut visitor);
         let error = visitor.error || *meta.level() == Level::ERROR;
         fields.push(Tag::new("level", meta.level().as_str()));
-        let log = Log { timestamp_us: self.inner.clock.now_us(), fields };
+        let log = Log { timestamp_us: self.inner.shared.clock.now_us(), fields };
         let mut ext = span.extensions_mut();
         if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
             rec.logs.push(log, self.inner.max_logs_per_span);
@@ -431,7 +409,7 @@ where
         let Some(state) = span.extensions_mut().remove::<SpanState>() else { return };
         let Some(mut rec) = state.rec else { return };
         let inner = &*self.inner;
-        let end_us = inner.clock.now_us();
+        let end_us = inner.shared.clock.now_us();
         if let Some(debug_id) = state.cx.debug_id {
             rec.tags.push(Tag::new("jaeger-debug-id", debug_id));
         }

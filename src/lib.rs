@@ -114,6 +114,7 @@
 mod builder;
 #[cfg(all(test, feature = "receiver"))]
 mod builder_tests;
+mod clock;
 mod context;
 mod env;
 mod error;

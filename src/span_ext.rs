@@ -194,7 +194,7 @@ impl JaegerSpanExt for Span {
 
     fn set_baggage_item(&self, key: &str, value: &str) {
         with_state(self, |state, inner| {
-            let now = inner.clock.now_us();
+            let now = inner.shared.clock.now_us();
             state.set_baggage_item(key, value, now, inner)
         });
     }

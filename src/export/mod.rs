@@ -25,6 +25,8 @@ pub(crate) use worker::{spawn, WorkerConfig};
 pub(crate) struct Shared {
     pub(crate) queue: ArrayQueue<FinishedSpan>,
     pub(crate) counters: Arc<Counters>,
+    /// Span and log timestamps; recalibrated by the exporter thread.
+    pub(crate) clock: crate::clock::Clock,
     /// The exporter thread, for `unpark`. Set once, right after it is spawned.
     worker: OnceCell<Thread>,
     /// A producer already asked the worker to wake up and it has not drained yet: later
@@ -54,6 +56,7 @@ impl Shared {
         Shared {
             queue: ArrayQueue::new(capacity),
             counters,
+            clock: crate::clock::Clock::new(),
             worker: OnceCell::new(),
             wake_pending: AtomicBool::new(false),
             // A quarter of the queue: early enough that a burst does not overflow while the

@@ -69,6 +69,7 @@ fn run(shared: &Shared, config: WorkerConfig) {
             }
         }
         shared.wake_pending.store(false, Ordering::Release);
+        shared.clock.recalibrate();
         // Read the request before draining: every span pushed before `flush()` was called is
         // then visible to the pops below (push → request is ordered by the caller).
         let requested = shared.flush_requested.load(Ordering::Acquire);
