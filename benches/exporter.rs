@@ -1,0 +1,85 @@
+//! End-to-end exporter throughput: one exporter thread draining the queue, encoding and
+//! writing datagrams to a real loopback UDP socket, for workload a) (root span, 3 fields).
+//!
+//! Each iteration queues 50 000 finished spans while the exporter sleeps (the queue is large
+//! enough that no wake-up threshold is crossed), then times `flush()`: drain + encode + send,
+//! on one thread. A sink thread counts the datagrams so a loss on the way would show.
+//! Run: `cargo bench --bench exporter`; criterion prints spans/s (elements/s).
+
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use jaeger_layer::{JaegerLayer, Sampler};
+use tracing::Dispatch;
+use tracing_subscriber::prelude::*;
+
+const SPANS: u64 = 50_000;
+
+fn exporter(c: &mut Criterion) {
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let _ = sink.set_read_timeout(Some(Duration::from_millis(200)));
+    // Room for a whole iteration's datagrams (capped by net.core.rmem_max).
+    let _ = socket2::SockRef::from(&sink).set_recv_buffer_size(32 << 20);
+    let endpoint = sink.local_addr().unwrap().to_string();
+    let datagrams = Arc::new(AtomicU64::new(0));
+    let counted = datagrams.clone();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            if sink.recv(&mut buf).is_ok() {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let (layer, guard) = JaegerLayer::builder()
+        .service_name("bench")
+        .agent_endpoint(endpoint)
+        .sampler(Sampler::always())
+        // 4 × SPANS: a quarter of it (the wake-up threshold) is never reached while queuing.
+        .queue_capacity(4 * SPANS as usize)
+        .flush_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let mut group = c.benchmark_group("exporter");
+    group.throughput(Throughput::Elements(SPANS));
+    group.sample_size(20);
+    group.bench_function("root_span_3_fields_to_udp", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    for i in 0..SPANS {
+                        let span =
+                            tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
+                        let _g = span.enter();
+                    }
+                });
+                let start = Instant::now();
+                guard.flush(Duration::from_secs(60)).unwrap();
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+    let s = guard.stats();
+    assert_eq!(s.spans_dropped_queue_full + s.spans_failed + s.spans_dropped_too_large, 0, "{s:?}");
+    // Let the sink read what is still in flight, then check nothing was lost on the way.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while datagrams.load(Ordering::Relaxed) < s.packets_sent && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!(
+        "exported {} spans in {} datagrams; the sink received {} datagrams",
+        s.spans_exported,
+        s.packets_sent,
+        datagrams.load(Ordering::Relaxed)
+    );
+}
+
+criterion_group!(benches, exporter);
+criterion_main!(benches);
