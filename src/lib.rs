@@ -97,16 +97,30 @@
 //! also sent to Jaeger in every batch's `ClientStats`. The first queue-full drop and every
 //! too-large span (rate-limited) are reported on stderr, never through `tracing`.
 //!
+//! # Configuration and transports
+//!
+//! [`Builder::from_env`] reads the `JAEGER_*` variables as Jaeger's Go client does. Spans go
+//! to the agent over UDP (Thrift compact on 6831 or binary on 6832, [`AgentProtocol`]) or to
+//! a collector over HTTP ([`Builder::collector_endpoint`]); [`Builder::enabled`]`(false)`
+//! gives a layer that costs one branch per callback.
+//!
 //! # Features
 //!
 //! - `receiver` (default): [`receiver::Receiver`], a UDP stand-in agent that decodes what it
 //!   receives, for tests and local development.
+//! - `testing`: `testing::TestAgent`, an in-process agent with span-tree assertions for
+//!   users' tests.
 //! - `http`: [`Injector`]/[`Extractor`] for `http::HeaderMap`.
+//! - `metrics`: the [`Stats`] counters published through the `metrics` facade under
+//!   Jaeger's metric names after every flush.
 //!
-//! # Not supported yet
+//! # Not supported
 //!
-//! Configuration from `JAEGER_*` environment variables, the HTTP collector transport, the
-//! binary agent protocol on port 6832 and a `metrics` facade exporter are being added.
+//! TLS to the collector (plain `http://` only), Jaeger's remote baggage restrictions and debug
+//! throttler (every baggage key is allowed, values are cut at 2048 bytes; debug requests are
+//! never throttled), Zipkin's `emitZipkinBatch`, and gRPC to the collector.
+//!
+//! MSRV: Rust 1.85 (declared; CI builds with the current stable toolchain).
 #![deny(missing_docs, unsafe_code)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, deny(rustdoc::broken_intra_doc_links))]
