@@ -406,22 +406,29 @@ where
             return;
         }
         let Some(span) = ctx.span(&id) else { return };
-        let Some(state) = span.extensions_mut().remove::<SpanState>() else { return };
-        let Some(mut rec) = state.rec else { return };
+        // Take only the recording (and the few ids) out; the rest of the state is dropped by
+        // the registry when it clears the span. Moving less keeps the close cheap.
+        let (trace_id, span_id, parent_id, flags, start_us, mut rec, debug_id) = {
+            let mut ext = span.extensions_mut();
+            let Some(state) = ext.get_mut::<SpanState>() else { return };
+            let Some(rec) = state.rec.take() else { return };
+            let cx = &mut state.cx;
+            (cx.trace_id, cx.span_id, cx.parent_id, cx.flags, state.start_us, rec, cx.debug_id.take())
+        };
         let inner = &*self.inner;
         let end_us = inner.shared.clock.now_us();
-        if let Some(debug_id) = state.cx.debug_id {
+        if let Some(debug_id) = debug_id {
             rec.tags.push(Tag::new("jaeger-debug-id", debug_id));
         }
         inner.shared.push(FinishedSpan {
-            trace_id: state.cx.trace_id,
-            span_id: state.cx.span_id,
-            parent_id: state.cx.parent_id,
-            flags: state.cx.flags,
+            trace_id,
+            span_id,
+            parent_id,
+            flags,
             operation: rec.operation,
             references: rec.refs,
-            start_us: state.start_us,
-            duration_us: (end_us - state.start_us).max(0),
+            start_us,
+            duration_us: (end_us - start_us).max(0),
             tags: rec.tags,
             logs: rec.logs.finish(inner.max_logs_per_span),
             sampler: rec.sampler,
