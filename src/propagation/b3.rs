@@ -3,7 +3,7 @@
 
 use super::carrier::{Carrier, Injector};
 use super::error::ExtractError;
-use super::escape::{query_escape, query_unescape_or_raw};
+use super::escape::{percent_encode, query_unescape_or_raw};
 use super::jaeger::{hex_trace_id, hex_u64};
 use super::{baggage_only, BaggageBuilder};
 use crate::context::SpanContext;
@@ -124,7 +124,7 @@ pub(crate) fn extract(c: &Carrier<'_>) -> Result<Option<SpanContext>, ExtractErr
 
 fn inject_baggage(cx: &SpanContext, carrier: &mut dyn Injector) {
     for (k, v) in cx.baggage.iter() {
-        carrier.set(&format!("{BAGGAGE_PREFIX}{k}"), query_escape(v).into_owned());
+        carrier.set(&format!("{BAGGAGE_PREFIX}{k}"), percent_encode(v).into_owned());
     }
 }
 

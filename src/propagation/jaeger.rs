@@ -3,7 +3,7 @@
 
 use super::carrier::{Carrier, Injector};
 use super::error::ExtractError;
-use super::escape::{query_escape, query_unescape, query_unescape_or_raw};
+use super::escape::{percent_encode, query_unescape, query_unescape_or_raw};
 use super::{baggage_only, BaggageBuilder};
 use crate::context::SpanContext;
 use crate::id::TraceId;
@@ -109,7 +109,7 @@ pub(crate) fn inject(cx: &SpanContext, carrier: &mut dyn Injector) {
         carrier.set(TRACE_ID_HEADER, cx.to_string());
     }
     for (k, v) in cx.baggage.iter() {
-        carrier.set(&format!("{BAGGAGE_PREFIX}{k}"), query_escape(v).into_owned());
+        carrier.set(&format!("{BAGGAGE_PREFIX}{k}"), percent_encode(v).into_owned());
     }
 }
 

@@ -85,7 +85,8 @@ impl Format {
 ///   1–16 for span and parent, either case, and the flags as 1–2 **hex** digits, as Jaeger's
 ///   Go writer, Java and Python do (Go's reader parses flags as decimal: `10`, `11` differ,
 ///   facts §5.2, §11). Baggage keys are lower-cased; values URL-decoded (`+` is a space, a
-///   value that does not decode is kept raw) and URL-encoded on inject. `jaeger-baggage:
+///   value that does not decode is kept raw) and percent-encoded on inject, a space as `%20`
+///   rather than Go's `+`, which jaeger-client-python would read as a literal `+`. `jaeger-baggage:
 ///   k=v, k2=v2` is merged first, `uberctx-*` override it. A zero trace id without debug id
 ///   or baggage reads as nothing (`Ok(None)`); with them it gives a context whose ids are
 ///   zero, from which the layer starts a new trace carrying them.
