@@ -627,6 +627,15 @@ fn composite_extracts_from_the_first_format_present() {
     }
     // A present but corrupt first format is an error: no silent fallback to another trace.
     assert_eq!(extract_with(&all, &[("traceparent", "junk"), jaeger]), Err(ExtractErrorKind::Corrupt));
+    // A present header without a trace lets the next format answer.
+    assert_eq!(extract_with(&all, &[("b3", "0"), jaeger]).unwrap().unwrap().trace_id().low, 1);
+    let zero = ("uber-trace-id", "0:0:0:0");
+    let jaeger_first = Propagator::composite([Propagator::jaeger(), Propagator::b3()]);
+    assert_eq!(extract_with(&jaeger_first, &[zero, b3]).unwrap().unwrap().trace_id().low, 3);
+    // ... and when none has a trace, the baggage of the first present one is the answer.
+    let cx =
+        extract_with(&jaeger_first, &[zero, ("uberctx-a", "1"), ("b3", "1"), ("baggage-b", "2")]).unwrap();
+    assert_eq!(cx.unwrap().baggage().iter().collect::<Vec<_>>(), [("a", "1")]);
     // The order given is the order tried.
     let reversed = Propagator::composite([Propagator::jaeger(), Propagator::w3c()]);
     assert_eq!(extract_with(&reversed, &[jaeger, w3c]).unwrap().unwrap().trace_id().low, 1);

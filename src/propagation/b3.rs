@@ -1,4 +1,4 @@
-//! Zipkin B3 (https://github.com/openzipkin/b3-propagation; Jaeger Go's opt-in codec, facts
+//! Zipkin B3 (<https://github.com/openzipkin/b3-propagation>; Jaeger Go's opt-in codec, facts
 //! §5.5): the `x-b3-*` headers or the single `b3` header, plus Jaeger's `baggage-<key>`.
 
 use super::carrier::{Carrier, Injector};

@@ -153,10 +153,12 @@ impl Propagator {
     }
 
     /// Several formats at once: inject writes all of them; extract answers from the first
-    /// format (in the given order) whose trace header is present (`uber-trace-id`,
-    /// `traceparent`, `b3` or `x-b3-traceid`), including its errors; when none is, from the
-    /// first format that finds baggage or a debug id. Repeated formats count once; an empty
-    /// composite injects nothing and extracts `Ok(None)`.
+    /// format (in the given order) whose trace header (`uber-trace-id`, `traceparent`, `b3` or
+    /// `x-b3-traceid`) is present and yields a trace, or an error: a malformed header is
+    /// reported, never silently replaced by another format's trace. A present header without
+    /// a trace (a zero trace id, a bare `b3: 0`) lets the next format answer. When no format
+    /// has a trace, the first one that finds baggage or a debug id answers. Repeated formats
+    /// count once; an empty composite injects nothing and extracts `Ok(None)`.
     pub fn composite(formats: impl IntoIterator<Item = Propagator>) -> Self {
         let mut all: Vec<Format> = Vec::new();
         for f in formats.into_iter().flat_map(|p| p.formats) {
@@ -183,9 +185,19 @@ impl Propagator {
     /// [`ExtractErrorKind::TooLarge`] for one over the limits above.
     pub fn extract(&self, carrier: &dyn Extractor) -> Result<Option<SpanContext>, ExtractError> {
         let c = Carrier::new(carrier);
-        if let Some(f) = self.formats.iter().find(|f| f.has_trace_header(&c)) {
-            return f.extract(&c);
+        // First pass: formats whose trace header is present, in order. A present header that
+        // carries no trace (`0:0:0:0`, a bare `b3: 0`) must not hide the next format's trace.
+        let mut fallback = None;
+        for f in self.formats.iter().filter(|f| f.has_trace_header(&c)) {
+            match f.extract(&c)? {
+                Some(cx) if cx.trace_id.is_valid() => return Ok(Some(cx)),
+                other => fallback = fallback.or(other),
+            }
         }
+        if fallback.is_some() {
+            return Ok(fallback);
+        }
+        // Second pass: no trace anywhere; the first format that finds baggage or a debug id.
         for f in &self.formats {
             if let Some(cx) = f.extract(&c)? {
                 return Ok(Some(cx));
