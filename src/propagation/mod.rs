@@ -283,6 +283,21 @@ impl BaggageBuilder {
         Ok(())
     }
 
+    /// Adds the items of `<prefix><key>` headers (`uberctx-`, B3's `baggage-`): keys
+    /// lower-cased, values URL-decoded with `+` as a space, raw when that fails (§5.3).
+    pub(crate) fn extend_prefixed(
+        &mut self,
+        c: &Carrier<'_>,
+        prefix: &'static str,
+    ) -> Result<(), ExtractError> {
+        for item in c.with_prefix(prefix) {
+            let (key, value) = item?;
+            let header = format!("{prefix}{}", key.to_ascii_lowercase());
+            self.set(key.to_lowercase(), escape::query_unescape_or_raw(value).into_owned(), &header)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn finish(self) -> Baggage {
         self.baggage
     }
@@ -294,6 +309,14 @@ impl fmt::Debug for BaggageBuilder {
             .field("items", &self.baggage.len())
             .field("bytes", &self.bytes)
             .finish()
+    }
+}
+
+/// Writes each baggage item as `<prefix><key>` (the key as the application set it), the value
+/// percent-encoded.
+pub(crate) fn inject_prefixed_baggage(cx: &SpanContext, prefix: &str, carrier: &mut dyn Injector) {
+    for (k, v) in cx.baggage.iter() {
+        carrier.set(&format!("{prefix}{k}"), escape::percent_encode(v).into_owned());
     }
 }
 
