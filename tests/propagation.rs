@@ -86,8 +86,8 @@ fn jaeger_round_trips_ids_flags_and_baggage() {
             let cx = SpanContext::new(trace, 0x1234, 0x5678, flags).with_baggage(tricky_baggage());
             let mut h = HashMap::new();
             Propagator::jaeger().inject(&cx, &mut h);
-            // Values are URL-encoded the way Go's QueryEscape does (§5.3).
-            assert_eq!(h["uberctx-spaces"], "a+b++c+");
+            // Values are URL-encoded as Go's QueryEscape does (§5.3), but a space as %20.
+            assert_eq!(h["uberctx-spaces"], "a%20b%20%20c%20");
             assert_eq!(h["uberctx-colon"], "x%3Ay%3Az");
             assert_eq!(h["uberctx-slash"], "%2Fp%2Fq");
             assert!(h.values().all(|v| v.bytes().all(|b| b.is_ascii_graphic())), "{h:?}");
@@ -627,6 +627,15 @@ fn composite_extracts_from_the_first_format_present() {
     }
     // A present but corrupt first format is an error: no silent fallback to another trace.
     assert_eq!(extract_with(&all, &[("traceparent", "junk"), jaeger]), Err(ExtractErrorKind::Corrupt));
+    // A present header without a trace lets the next format answer.
+    assert_eq!(extract_with(&all, &[("b3", "0"), jaeger]).unwrap().unwrap().trace_id().low, 1);
+    let zero = ("uber-trace-id", "0:0:0:0");
+    let jaeger_first = Propagator::composite([Propagator::jaeger(), Propagator::b3()]);
+    assert_eq!(extract_with(&jaeger_first, &[zero, b3]).unwrap().unwrap().trace_id().low, 3);
+    // ... and when none has a trace, the baggage of the first present one is the answer.
+    let cx =
+        extract_with(&jaeger_first, &[zero, ("uberctx-a", "1"), ("b3", "1"), ("baggage-b", "2")]).unwrap();
+    assert_eq!(cx.unwrap().baggage().iter().collect::<Vec<_>>(), [("a", "1")]);
     // The order given is the order tried.
     let reversed = Propagator::composite([Propagator::jaeger(), Propagator::w3c()]);
     assert_eq!(extract_with(&reversed, &[jaeger, w3c]).unwrap().unwrap().trace_id().low, 1);
@@ -802,7 +811,7 @@ fn header_map_carriers() {
     let mut h = HeaderMap::new();
     all.inject(&cx, &mut h);
     // Names are normalised to lower case by `http`; invalid names and values are skipped.
-    assert_eq!(h.get("uberctx-user").unwrap(), "ada+lovelace");
+    assert_eq!(h.get("uberctx-user").unwrap(), "ada%20lovelace");
     assert!(h.get("tracestate").is_none());
     assert!(h.keys().all(|k| !k.as_str().contains(' ')));
     let back = Propagator::jaeger().extract(&h).unwrap().unwrap();

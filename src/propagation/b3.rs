@@ -1,11 +1,10 @@
-//! Zipkin B3 (https://github.com/openzipkin/b3-propagation; Jaeger Go's opt-in codec, facts
+//! Zipkin B3 (<https://github.com/openzipkin/b3-propagation>; Jaeger Go's opt-in codec, facts
 //! §5.5): the `x-b3-*` headers or the single `b3` header, plus Jaeger's `baggage-<key>`.
 
 use super::carrier::{Carrier, Injector};
 use super::error::ExtractError;
-use super::escape::{query_escape, query_unescape_or_raw};
 use super::jaeger::{hex_trace_id, hex_u64};
-use super::{baggage_only, BaggageBuilder};
+use super::{baggage_only, inject_prefixed_baggage, BaggageBuilder};
 use crate::context::SpanContext;
 use crate::id::TraceId;
 use crate::span_data::{FLAG_DEBUG, FLAG_SAMPLED};
@@ -110,22 +109,12 @@ pub(crate) fn extract(c: &Carrier<'_>) -> Result<Option<SpanContext>, ExtractErr
         None => parse_multi(c)?,
     };
     let mut baggage = BaggageBuilder::default();
-    for item in c.with_prefix(BAGGAGE_PREFIX) {
-        let (key, value) = item?;
-        let header = format!("{BAGGAGE_PREFIX}{}", key.to_ascii_lowercase());
-        baggage.set(key.to_lowercase(), query_unescape_or_raw(value).into_owned(), &header)?;
-    }
+    baggage.extend_prefixed(c, BAGGAGE_PREFIX)?;
     let baggage = baggage.finish();
     Ok(match cx {
         Some(cx) => Some(cx.with_baggage(baggage)),
         None => baggage_only(baggage, None),
     })
-}
-
-fn inject_baggage(cx: &SpanContext, carrier: &mut dyn Injector) {
-    for (k, v) in cx.baggage.iter() {
-        carrier.set(&format!("{BAGGAGE_PREFIX}{k}"), query_escape(v).into_owned());
-    }
 }
 
 pub(crate) fn inject_multi(cx: &SpanContext, carrier: &mut dyn Injector) {
@@ -142,7 +131,7 @@ pub(crate) fn inject_multi(cx: &SpanContext, carrier: &mut dyn Injector) {
             carrier.set(SAMPLED, if cx.is_sampled() { "1" } else { "0" }.to_owned());
         }
     }
-    inject_baggage(cx, carrier);
+    inject_prefixed_baggage(cx, BAGGAGE_PREFIX, carrier);
 }
 
 pub(crate) fn inject_single(cx: &SpanContext, carrier: &mut dyn Injector) {
@@ -160,5 +149,5 @@ pub(crate) fn inject_single(cx: &SpanContext, carrier: &mut dyn Injector) {
         }
         carrier.set(SINGLE, v);
     }
-    inject_baggage(cx, carrier);
+    inject_prefixed_baggage(cx, BAGGAGE_PREFIX, carrier);
 }

@@ -1,5 +1,8 @@
-//! URL escaping of header values: Go's `url.QueryEscape`/`QueryUnescape` for Jaeger and B3
-//! baggage (facts §5.3), plain percent-encoding for the W3C `baggage` header.
+//! URL escaping of header values. Decoding: Go's `url.QueryUnescape` (`+` is a space) for
+//! Jaeger and B3 values (facts §5.3), plain percent-decoding for the W3C `baggage` header.
+//! Encoding: one percent-encoding for all, with a space as `%20`, not Go's `+`: Go and Java
+//! decode both, but jaeger-client-python decodes with `urllib.parse.unquote`, which leaves
+//! `+` as it is (checked by the interop test), so `%20` is the form every peer reads back.
 
 use std::borrow::Cow;
 
@@ -10,6 +13,8 @@ fn is_unreserved(b: u8) -> bool {
 }
 
 fn encode(s: &str, space_as_plus: bool) -> Cow<'_, str> {
+    // `space_as_plus` would be Go's `QueryEscape`; kept for the unit test that pins the
+    // difference, not used on the wire (see the module docs).
     if s.bytes().all(is_unreserved) {
         return Cow::Borrowed(s);
     }
@@ -69,11 +74,6 @@ fn decode(s: &str, plus_as_space: bool) -> Option<Cow<'_, str>> {
     String::from_utf8(out).ok().map(Cow::Owned)
 }
 
-/// Go's `url.QueryEscape`: space becomes `+`, everything but unreserved characters `%XX`.
-pub(crate) fn query_escape(s: &str) -> Cow<'_, str> {
-    encode(s, true)
-}
-
 /// Go's `url.QueryUnescape` (`+` is a space); `None` on a bad escape or non-UTF-8 result.
 pub(crate) fn query_unescape(s: &str) -> Option<Cow<'_, str>> {
     decode(s, true)
@@ -85,7 +85,8 @@ pub(crate) fn query_unescape_or_raw(s: &str) -> Cow<'_, str> {
     query_unescape(s).unwrap_or(Cow::Borrowed(s))
 }
 
-/// Percent-encoding for W3C baggage values: `+` is a literal there, so a space is `%20`.
+/// Percent-encodes all but RFC 3986 unreserved characters (so also `+`, `%`, `,`, `;`, `=`),
+/// a space as `%20`. Valid in a W3C baggage value and decoded right by every Jaeger client.
 pub(crate) fn percent_encode(s: &str) -> Cow<'_, str> {
     encode(s, false)
 }
@@ -100,8 +101,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_escape_matches_go() {
-        // Expected strings are what Go's url.QueryEscape returns for these inputs.
+    fn encoding_is_go_query_escape_with_space_as_pct20() {
+        // Expected strings are what Go's url.QueryEscape returns for these inputs; ours
+        // differs only in writing a space as %20.
         let cases = [
             ("abc", "abc"),
             ("a b", "a+b"),
@@ -111,9 +113,11 @@ mod tests {
             ("-_.~", "-_.~"),
             ("", ""),
         ];
-        for (raw, want) in cases {
-            assert_eq!(query_escape(raw), want, "{raw:?}");
-            assert_eq!(query_unescape(want).as_deref(), Some(raw), "{want:?}");
+        for (raw, go) in cases {
+            assert_eq!(encode(raw, true), go, "{raw:?}");
+            assert_eq!(percent_encode(raw), go.replace('+', "%20"), "{raw:?}");
+            assert_eq!(query_unescape(go).as_deref(), Some(raw), "{go:?}");
+            assert_eq!(query_unescape(&percent_encode(raw)).as_deref(), Some(raw), "{raw:?}");
         }
     }
 

@@ -3,8 +3,8 @@
 
 use super::carrier::{Carrier, Injector};
 use super::error::ExtractError;
-use super::escape::{query_escape, query_unescape, query_unescape_or_raw};
-use super::{baggage_only, BaggageBuilder};
+use super::escape::{query_unescape, query_unescape_or_raw};
+use super::{baggage_only, inject_prefixed_baggage, BaggageBuilder};
 use crate::context::SpanContext;
 use crate::id::TraceId;
 
@@ -91,11 +91,7 @@ pub(crate) fn extract(c: &Carrier<'_>) -> Result<Option<SpanContext>, ExtractErr
     if let Some(v) = c.get(BAGGAGE_HEADER)? {
         parse_jaeger_baggage(v, &mut baggage)?;
     }
-    for item in c.with_prefix(BAGGAGE_PREFIX) {
-        let (key, value) = item?;
-        let header = || format!("{BAGGAGE_PREFIX}{}", key.to_ascii_lowercase());
-        baggage.set(key.to_lowercase(), query_unescape_or_raw(value).into_owned(), &header())?;
-    }
+    baggage.extend_prefixed(c, BAGGAGE_PREFIX)?;
     let baggage = baggage.finish();
 
     match cx {
@@ -108,9 +104,7 @@ pub(crate) fn inject(cx: &SpanContext, carrier: &mut dyn Injector) {
     if cx.is_valid() {
         carrier.set(TRACE_ID_HEADER, cx.to_string());
     }
-    for (k, v) in cx.baggage.iter() {
-        carrier.set(&format!("{BAGGAGE_PREFIX}{k}"), query_escape(v).into_owned());
-    }
+    inject_prefixed_baggage(cx, BAGGAGE_PREFIX, carrier);
 }
 
 #[cfg(test)]

@@ -85,7 +85,8 @@ impl Format {
 ///   1–16 for span and parent, either case, and the flags as 1–2 **hex** digits, as Jaeger's
 ///   Go writer, Java and Python do (Go's reader parses flags as decimal: `10`, `11` differ,
 ///   facts §5.2, §11). Baggage keys are lower-cased; values URL-decoded (`+` is a space, a
-///   value that does not decode is kept raw) and URL-encoded on inject. `jaeger-baggage:
+///   value that does not decode is kept raw) and percent-encoded on inject, a space as `%20`
+///   rather than Go's `+`, which jaeger-client-python would read as a literal `+`. `jaeger-baggage:
 ///   k=v, k2=v2` is merged first, `uberctx-*` override it. A zero trace id without debug id
 ///   or baggage reads as nothing (`Ok(None)`); with them it gives a context whose ids are
 ///   zero, from which the layer starts a new trace carrying them.
@@ -152,10 +153,12 @@ impl Propagator {
     }
 
     /// Several formats at once: inject writes all of them; extract answers from the first
-    /// format (in the given order) whose trace header is present (`uber-trace-id`,
-    /// `traceparent`, `b3` or `x-b3-traceid`), including its errors; when none is, from the
-    /// first format that finds baggage or a debug id. Repeated formats count once; an empty
-    /// composite injects nothing and extracts `Ok(None)`.
+    /// format (in the given order) whose trace header (`uber-trace-id`, `traceparent`, `b3` or
+    /// `x-b3-traceid`) is present and yields a trace, or an error: a malformed header is
+    /// reported, never silently replaced by another format's trace. A present header without
+    /// a trace (a zero trace id, a bare `b3: 0`) lets the next format answer. When no format
+    /// has a trace, the first one that finds baggage or a debug id answers. Repeated formats
+    /// count once; an empty composite injects nothing and extracts `Ok(None)`.
     pub fn composite(formats: impl IntoIterator<Item = Propagator>) -> Self {
         let mut all: Vec<Format> = Vec::new();
         for f in formats.into_iter().flat_map(|p| p.formats) {
@@ -182,9 +185,19 @@ impl Propagator {
     /// [`ExtractErrorKind::TooLarge`] for one over the limits above.
     pub fn extract(&self, carrier: &dyn Extractor) -> Result<Option<SpanContext>, ExtractError> {
         let c = Carrier::new(carrier);
-        if let Some(f) = self.formats.iter().find(|f| f.has_trace_header(&c)) {
-            return f.extract(&c);
+        // First pass: formats whose trace header is present, in order. A present header that
+        // carries no trace (`0:0:0:0`, a bare `b3: 0`) must not hide the next format's trace.
+        let mut fallback = None;
+        for f in self.formats.iter().filter(|f| f.has_trace_header(&c)) {
+            match f.extract(&c)? {
+                Some(cx) if cx.trace_id.is_valid() => return Ok(Some(cx)),
+                other => fallback = fallback.or(other),
+            }
         }
+        if fallback.is_some() {
+            return Ok(fallback);
+        }
+        // Second pass: no trace anywhere; the first format that finds baggage or a debug id.
         for f in &self.formats {
             if let Some(cx) = f.extract(&c)? {
                 return Ok(Some(cx));
@@ -270,6 +283,21 @@ impl BaggageBuilder {
         Ok(())
     }
 
+    /// Adds the items of `<prefix><key>` headers (`uberctx-`, B3's `baggage-`): keys
+    /// lower-cased, values URL-decoded with `+` as a space, raw when that fails (§5.3).
+    pub(crate) fn extend_prefixed(
+        &mut self,
+        c: &Carrier<'_>,
+        prefix: &'static str,
+    ) -> Result<(), ExtractError> {
+        for item in c.with_prefix(prefix) {
+            let (key, value) = item?;
+            let header = format!("{prefix}{}", key.to_ascii_lowercase());
+            self.set(key.to_lowercase(), escape::query_unescape_or_raw(value).into_owned(), &header)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn finish(self) -> Baggage {
         self.baggage
     }
@@ -281,6 +309,14 @@ impl fmt::Debug for BaggageBuilder {
             .field("items", &self.baggage.len())
             .field("bytes", &self.bytes)
             .finish()
+    }
+}
+
+/// Writes each baggage item as `<prefix><key>` (the key as the application set it), the value
+/// percent-encoded.
+pub(crate) fn inject_prefixed_baggage(cx: &SpanContext, prefix: &str, carrier: &mut dyn Injector) {
+    for (k, v) in cx.baggage.iter() {
+        carrier.set(&format!("{prefix}{k}"), escape::percent_encode(v).into_owned());
     }
 }
 

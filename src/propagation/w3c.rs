@@ -1,5 +1,5 @@
-//! W3C Trace Context (`traceparent`, `tracestate`, https://www.w3.org/TR/trace-context/) and
-//! W3C Baggage (`baggage`, https://www.w3.org/TR/baggage/). Jaeger's Go client has neither;
+//! W3C Trace Context (`traceparent`, `tracestate`, <https://www.w3.org/TR/trace-context/>) and
+//! W3C Baggage (`baggage`, <https://www.w3.org/TR/baggage/>). Jaeger's Go client has neither;
 //! this follows the specs and, where they leave room, Jaeger Java's codec (facts §5.6).
 
 use super::carrier::{Carrier, Injector};
