@@ -15,9 +15,12 @@ use tracing_subscriber::prelude::*;
 
 /// A collector on loopback: answers each request with the next status of `statuses` (the
 /// last one repeats) and keeps every request's headers and decoded body.
+/// One request as the collector saw it: its header lines and its decoded body.
+type Request = (Vec<String>, Result<ReceivedBatch, String>);
+
 struct Collector {
     url: String,
-    requests: Arc<(Mutex<Vec<(Vec<String>, Result<ReceivedBatch, String>)>>, Condvar)>,
+    requests: Arc<(Mutex<Vec<Request>>, Condvar)>,
 }
 
 impl Collector {
@@ -56,7 +59,7 @@ impl Collector {
         Collector { url, requests }
     }
 
-    fn wait_for(&self, n: usize) -> Vec<(Vec<String>, Result<ReceivedBatch, String>)> {
+    fn wait_for(&self, n: usize) -> Vec<Request> {
         let (lock, cv) = &*self.requests;
         let guard = cv.wait_timeout_while(lock.lock().unwrap(), WAIT, |r| r.len() < n).unwrap().0;
         guard.clone()

@@ -1,5 +1,7 @@
 //! Propagation through the public API: round trips for every format, the conformance rules
 //! of facts §5 and the W3C / B3 specs, malformed-input tables, limits, composite precedence.
+// Table-driven: the tables' element types are the tests' shape.
+#![allow(clippy::type_complexity)]
 
 use std::collections::HashMap;
 
