@@ -40,6 +40,15 @@ fn truncated_str(s: &str, max: usize) -> String {
     s[..end].to_owned()
 }
 
+/// A `u64` as a tag value: `LONG` is signed on the wire, so above `i64::MAX` the number
+/// would turn negative; it becomes a `STRING` instead.
+fn u64_value(value: u64) -> TagValue {
+    match i64::try_from(value) {
+        Ok(v) => TagValue::Long(v),
+        Err(_) => TagValue::String(Cow::Owned(value.to_string())),
+    }
+}
+
 /// What a span's fields say beyond their tags.
 #[derive(Debug, Default)]
 pub(crate) struct SpanFieldEffects {
@@ -94,11 +103,7 @@ impl Visit for TagVisitor<'_> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        // LONG is signed on the wire: above i64::MAX the number would turn negative.
-        match i64::try_from(value) {
-            Ok(v) => self.push(field, TagValue::Long(v)),
-            Err(_) => self.push(field, TagValue::String(Cow::Owned(value.to_string()))),
-        }
+        self.push(field, u64_value(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -144,10 +149,7 @@ impl Visit for LogVisitor<'_> {
         self.push(field, TagValue::Long(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        match i64::try_from(value) {
-            Ok(v) => self.push(field, TagValue::Long(v)),
-            Err(_) => self.push(field, TagValue::String(Cow::Owned(value.to_string()))),
-        }
+        self.push(field, u64_value(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.push(field, TagValue::Bool(value));
