@@ -81,5 +81,58 @@ fn exporter(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, exporter);
+/// Saturation: two producer threads create spans as fast as they can through the default
+/// queue (4096). Reports ns per span, and checks and prints the accounting (created =
+/// delivered + counted drops). Peak memory: `benches/saturation.rs`.
+fn saturated(c: &mut Criterion) {
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let endpoint = sink.local_addr().unwrap().to_string();
+    let (layer, guard) =
+        JaegerLayer::builder().service_name("bench").agent_endpoint(endpoint).build().unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let mut group = c.benchmark_group("saturated");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(2 * SPANS));
+    group.bench_function("two_producers_default_queue", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                std::thread::scope(|scope| {
+                    for _ in 0..2 {
+                        let dispatch = dispatch.clone();
+                        scope.spawn(move || {
+                            tracing::dispatcher::with_default(&dispatch, || {
+                                for i in 0..SPANS {
+                                    let span = tracing::info_span!(
+                                        "checkout",
+                                        order = i as i64,
+                                        user = "ada",
+                                        paid = true
+                                    );
+                                    let _g = span.enter();
+                                }
+                            })
+                        });
+                    }
+                });
+            }
+            start.elapsed()
+        })
+    });
+    group.finish();
+    guard.flush(Duration::from_secs(30)).unwrap();
+    let s = guard.stats();
+    let lost = s.spans_dropped_queue_full + s.spans_dropped_too_large + s.spans_failed;
+    assert_eq!(s.spans_finished, s.spans_exported + lost, "{s:?}");
+    println!(
+        "saturated: created {} = exported {} + dropped {} ({:.1}% delivered)",
+        s.spans_finished,
+        s.spans_exported,
+        lost,
+        100.0 * s.spans_exported as f64 / s.spans_finished.max(1) as f64,
+    );
+    drop(sink);
+}
+
+criterion_group!(benches, exporter, saturated);
 criterion_main!(benches);
