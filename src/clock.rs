@@ -30,7 +30,9 @@ impl Clock {
 
     #[inline]
     fn monotonic_us(&self) -> i64 {
-        (self.clock.now().duration_since(self.base).as_nanos() / 1000) as i64
+        // Seconds and micros separately: `as_nanos() / 1000` is a 128-bit division.
+        let d = self.clock.now().duration_since(self.base);
+        (d.as_secs() * 1_000_000 + u64::from(d.subsec_micros())) as i64
     }
 
     /// Microseconds since the Unix epoch.
