@@ -97,6 +97,16 @@
 //! also sent to Jaeger in every batch's `ClientStats`. The first queue-full drop and every
 //! too-large span (rate-limited) are reported on stderr, never through `tracing`.
 //!
+//! # Migrating from tracing-opentelemetry + opentelemetry-jaeger
+//!
+//! Replace the OpenTelemetry pipeline and `OpenTelemetryLayer` with
+//! `JaegerLayer::builder()...build()` and keep the guard alive (it flushes on drop) instead of
+//! calling `shutdown_tracer_provider()`. The fields `otel.name`, `otel.kind` and
+//! `otel.status_code` keep their meaning. `OpenTelemetrySpanExt::set_parent(cx)` becomes
+//! [`JaegerSpanExt::set_parent`] or [`JaegerSpanExt::set_parent_from`]`(&headers)`; it works
+//! inside `#[instrument]` and returns an error, instead of splitting the trace, once the
+//! span's context was observed.
+//!
 //! # Configuration and transports
 //!
 //! [`Builder::from_env`] reads the `JAEGER_*` variables as Jaeger's Go client does. Spans go
