@@ -79,26 +79,35 @@ fn seed() -> u64 {
     }
 }
 
-/// A random non-zero u64 from a per-thread splitmix64 generator. No lock, no syscall.
+/// `N` random non-zero u64s from a per-thread splitmix64 generator, in one thread-local
+/// access. No lock, no syscall.
 #[inline]
-pub(crate) fn random_u64() -> u64 {
+fn draw<const N: usize>() -> [u64; N] {
     RNG_STATE.with(|state| {
         let mut s = state.get();
         if s == 0 {
             s = seed();
         }
-        loop {
-            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            if z != 0 {
-                state.set(if s == 0 { 1 } else { s });
-                return z;
+        let mut out = [0; N];
+        for slot in &mut out {
+            while *slot == 0 {
+                s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = s;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                *slot = z ^ (z >> 31);
             }
         }
+        // 0 means "not seeded": never store it.
+        state.set(if s == 0 { 1 } else { s });
+        out
     })
+}
+
+/// A random non-zero u64.
+#[inline]
+pub(crate) fn random_u64() -> u64 {
+    draw::<1>()[0]
 }
 
 /// A new span id: random and never zero.
@@ -114,8 +123,12 @@ pub(crate) fn new_trace_id(wide: bool) -> TraceId {
     if let Some(id) = test_seam::next() {
         return id;
     }
-    let high = if wide { random_u64() } else { 0 };
-    TraceId { high, low: random_u64() }
+    if wide {
+        let [high, low] = draw::<2>();
+        TraceId { high, low }
+    } else {
+        TraceId { high: 0, low: random_u64() }
+    }
 }
 
 /// Deterministic trace ids for the crate's own tests (not compiled otherwise, so the hot
