@@ -76,6 +76,16 @@ fn ladder(c: &mut Criterion) {
         let (dispatch, guard) = ours(Sampler::never(), &sink);
         b.iter_custom(|iters| bursts(&dispatch, Some(&guard), iters))
     });
+    group.bench_function("jaeger_unsampled_while_a_sampled_span_lives", |b| {
+        // `on_close` skips its span lookup while no span anywhere has state; a long-lived
+        // sampled span (here forced by `sampling.priority`) turns that shortcut off.
+        let (dispatch, guard) = ours(Sampler::never(), &sink);
+        let _pinned = tracing::dispatcher::with_default(
+            &dispatch,
+            || tracing::info_span!(parent: None, "long_lived", sampling.priority = 1i64),
+        );
+        b.iter_custom(|iters| bursts(&dispatch, Some(&guard), iters))
+    });
     group.bench_function("jaeger_sampled_probabilistic", |b| {
         // Rate 1.0 samples everything: the difference to `jaeger_sampled` (const) is the cost
         // of the probabilistic decision itself.

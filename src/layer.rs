@@ -8,6 +8,7 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tracing_core::span::{self, Attributes, Record};
@@ -39,6 +40,9 @@ pub struct JaegerLayer {
 pub(crate) struct Inner {
     /// `false` for a disabled layer (`JAEGER_DISABLED`): every callback returns at once.
     pub(crate) enabled: bool,
+    /// Spans that have a `SpanState` and have not closed yet. At 0, `on_close` has nothing to
+    /// look up (increments happen before the state is inserted, so a close always sees them).
+    pub(crate) live_states: AtomicUsize,
     pub(crate) shared: Arc<Shared>,
     pub(crate) sampler: ActiveSampler,
     pub(crate) trace_id_128bit: bool,
@@ -128,6 +132,7 @@ where
         let mut ext = s.extensions_mut();
         // Another thread may have materialized it meanwhile: keep the first one.
         if ext.get_mut::<SpanState>().is_none() {
+            inner.live_states.fetch_add(1, Ordering::AcqRel);
             ext.insert(SpanState {
                 cx,
                 frozen: i != last,
@@ -328,6 +333,7 @@ where
         let origin = if local_root { Origin::Root } else { Origin::Child };
         let state = SpanState { cx, frozen: false, origin, start_us, name: meta.name(), rec };
         if let Some(span) = ctx.span(id) {
+            inner.live_states.fetch_add(1, Ordering::AcqRel);
             span.extensions_mut().insert(state);
         }
     }
@@ -405,12 +411,18 @@ where
         if !self.inner.enabled {
             return;
         }
+        // No span has state (everything alive is unsampled and unobserved): nothing to look
+        // up. This keeps closing an unsampled span nearly free in lightly sampled services.
+        if self.inner.live_states.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let Some(span) = ctx.span(&id) else { return };
         // Take only the recording (and the few ids) out; the rest of the state is dropped by
         // the registry when it clears the span. Moving less keeps the close cheap.
         let (trace_id, span_id, parent_id, flags, start_us, mut rec, debug_id) = {
             let mut ext = span.extensions_mut();
             let Some(state) = ext.get_mut::<SpanState>() else { return };
+            self.inner.live_states.fetch_sub(1, Ordering::AcqRel);
             let Some(rec) = state.rec.take() else { return };
             let cx = &mut state.cx;
             (cx.trace_id, cx.span_id, cx.parent_id, cx.flags, state.start_us, rec, cx.debug_id.take())
