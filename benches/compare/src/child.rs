@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::sink::Sink;
+use crate::sink::SinkClient as Sink;
 use crate::tools::{self, Tool, Workload};
 
 /// Sizes of one run; `quick` (smoke test) divides them.
@@ -50,8 +50,8 @@ fn vm_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-pub fn run(tool_name: &str, phase: &str, sizes: &Sizes) {
-    let sink = Sink::start().expect("sink");
+pub fn run(tool_name: &str, phase: &str, agent: &str, sizes: &Sizes) {
+    let sink = Sink::new(agent.parse().expect("agent address"));
     let tool = tools::make(tool_name, sink.addr());
     match phase {
         "keepup" => keepup(&*tool, &sink, sizes),
@@ -60,9 +60,6 @@ pub fn run(tool_name: &str, phase: &str, sizes: &Sizes) {
         "rss" => rss(&*tool, &sink, sizes),
         other => panic!("unknown phase {other}"),
     }
-    println!("R datagrams {}", sink.datagrams());
-    println!("R bytes {}", sink.bytes());
-    println!("R decode_errors {} {}", sink.decode_errors(), sink.first_error().unwrap_or_default());
 }
 
 fn print_drops(tool: &dyn Tool, created: u64, before: u64) {
@@ -89,7 +86,13 @@ fn keepup(tool: &dyn Tool, sink: &Sink, sizes: &Sizes) {
                 }
                 let t = start.elapsed();
                 *created += spans;
-                settle(tool, sink, sink_before + (*created - created_before), Duration::from_millis(300), Duration::from_secs(3));
+                settle(
+                    tool,
+                    sink,
+                    sink_before + (*created - created_before),
+                    Duration::from_millis(300),
+                    Duration::from_secs(3),
+                );
                 t
             };
             burst(&mut created); // warm-up
@@ -109,8 +112,9 @@ fn keepup(tool: &dyn Tool, sink: &Sink, sizes: &Sizes) {
     print_drops(tool, created, 0);
 }
 
-/// Workload units run after a saturated loop for tools that send only on the next span.
-const NUDGES: u64 = 5;
+/// At most this many workload units are run after a saturated loop for a tool that sends
+/// only on the thread's next span.
+const MAX_NUDGES: u64 = 300;
 
 /// One long unbroken loop; then (untimed) flush and wait for what still arrives.
 fn saturated(tool: &dyn Tool, sink: &Sink, w: Workload, sizes: &Sizes) {
@@ -137,20 +141,36 @@ fn saturated(tool: &dyn Tool, sink: &Sink, w: Workload, sizes: &Sizes) {
         }
         elapsed = start.elapsed();
         created += n * w.spans_per_unit();
-        settle(tool, sink, sink_before + n * w.spans_per_unit(), Duration::from_secs(1), Duration::from_secs(30));
+        settle(
+            tool,
+            sink,
+            sink_before + n * w.spans_per_unit(),
+            Duration::from_secs(1),
+            Duration::from_secs(30),
+        );
     });
     let spans = n * w.spans_per_unit();
     let delivered = sink.spans() - sink_before;
+
     if tool.holds_until_next_send() {
         // fastrace parks what overflows a thread's channel in that thread's deque, sent only
-        // when the thread sends again: show what arrives once it does (a few more spans).
+        // when the thread sends again (at most a channel's worth each time): show what
+        // arrives once the thread creates more spans, until that brings nothing more.
+        let mut extra = 0;
+        let mut last = delivered;
         tool.with_context(&mut || {
-            for k in 0..NUDGES {
+            for k in 0..MAX_NUDGES {
                 tool.run(w, i + k);
-                settle(tool, sink, u64::MAX, Duration::from_millis(300), Duration::from_secs(3));
+                extra += w.spans_per_unit();
+                settle(tool, sink, u64::MAX, Duration::from_millis(100), Duration::from_secs(3));
+                let now = sink.spans() - sink_before;
+                if now <= last + w.spans_per_unit() {
+                    break;
+                }
+                last = now;
             }
         });
-        println!("R delivered_after_nudge {} {}", sink.spans() - sink_before, NUDGES * w.spans_per_unit());
+        println!("R delivered_after_nudge {} {extra}", sink.spans() - sink_before);
     }
     println!("R ns {:.1}", elapsed.as_nanos() as f64 / spans as f64);
     println!("R created {spans}");

@@ -9,8 +9,9 @@ mod sink;
 mod tools;
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::BufReader;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Rounds of the keep-up and saturated measurements; tools are interleaved within a round
@@ -25,7 +26,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick") || std::env::var_os("COMPARE_QUICK").is_some();
     if args.get(1).map(String::as_str) == Some("child") {
-        child::run(&args[2], &args[3], &child::Sizes::get(quick));
+        child::run(&args[2], &args[3], &args[4], &child::Sizes::get(quick));
         // Exit without the tools' shutdown paths: their results are printed already.
         std::process::exit(0);
     }
@@ -65,36 +66,56 @@ fn main() {
     eprintln!("wrote {md} and {svg} in {:.0} s", started.elapsed().as_secs_f64());
 }
 
-/// Runs one measurement in a child process (bounded in time) and parses its `R` lines.
+/// Runs one measurement in a child process (bounded in time) with a fresh sink, answers its
+/// requests to the sink, and parses its `R` lines.
 fn run_child(tool: &str, phase: &str, quick: bool) -> Output {
+    let sink = sink::Sink::start().expect("sink");
     let exe = std::env::current_exe().expect("current exe");
     let mut cmd = Command::new(exe);
-    cmd.args(["child", tool, phase]).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd.args(["child", tool, phase, &sink.addr().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     if quick {
         cmd.env("COMPARE_QUICK", "1");
     }
     let mut child = cmd.spawn().expect("spawn child");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait child") {
-            break Some(status);
-        }
-        if start.elapsed() > CHILD_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let (stdout, stdin) = (child.stdout.take().expect("stdout"), child.stdin.take().expect("stdin"));
+    let child = Arc::new(Mutex::new(child));
+    let watchdog = {
+        let child = child.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            loop {
+                let mut c = child.lock().unwrap();
+                if let Some(status) = c.try_wait().expect("wait child") {
+                    return Some(status);
+                }
+                if start.elapsed() > CHILD_TIMEOUT {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    return None;
+                }
+                drop(c);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
     };
-    let text = reader.join().unwrap_or_default();
-    let mut out: Output =
-        text.lines().filter_map(|l| l.strip_prefix("R ")?.split_once(' ')).map(|(k, v)| (k.into(), v.into())).collect();
+    let lines = sink.serve(BufReader::new(stdout), stdin);
+    let status = watchdog.join().expect("watchdog");
+    let mut out: Output = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("R ")?.split_once(' '))
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    sink.drain();
+    out.insert("datagrams".into(), sink.datagrams().to_string());
+    out.insert("bytes".into(), sink.bytes().to_string());
+    out.insert(
+        "decode_errors".into(),
+        format!("{} {}", sink.decode_errors(), sink.first_error().unwrap_or_default()).trim().to_string(),
+    );
+    out.insert("sink_kernel_drops".into(), sink.kernel_drops().map_or("unknown".into(), |d| d.to_string()));
     match status {
         Some(s) if s.success() => {}
         Some(s) => {

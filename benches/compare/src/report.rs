@@ -18,7 +18,12 @@ fn sh(cmd: &str, args: &[&str]) -> String {
 }
 
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn machine() -> Machine {
@@ -125,10 +130,8 @@ impl Results {
         let phase = format!("sat-{w}");
         let runs: Vec<&Output> = self.outputs(tool, &phase).collect();
         let ns: Vec<f64> = runs.iter().filter_map(|o| num(o, "ns")).collect();
-        let delivered: Vec<f64> = runs
-            .iter()
-            .filter_map(|o| Some(100.0 * num(o, "delivered")? / num(o, "created")?))
-            .collect();
+        let delivered: Vec<f64> =
+            runs.iter().filter_map(|o| Some(100.0 * num(o, "delivered")? / num(o, "created")?)).collect();
         // fastrace only: what had arrived once the thread sent a few more spans (those
         // spans themselves subtracted).
         let late: Vec<f64> = runs
@@ -186,7 +189,8 @@ impl Results {
              socket (the last section says who counts them and how).\n",
             z.reps, z.bursts_per_rep, z.burst_spans, z.saturated_spans
         );
-        let _ = writeln!(s, "| tool | workload | mode | ns/span | range | ratio to floor | delivered | drops |");
+        let _ =
+            writeln!(s, "| tool | workload | mode | ns/span | range | ratio to floor | delivered | drops |");
         let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|");
         for (mode, is_keepup) in [("exporter keeps up", true), ("saturated", false)] {
             for (w, wl) in WORKLOADS {
@@ -237,7 +241,11 @@ impl Results {
                 } else {
                     "–".into()
                 },
-                if exported { num(o, "drops").map_or("–".into(), |d| format!("{d:.0}")) } else { "–".into() },
+                if exported {
+                    num(o, "drops").map_or("–".into(), |d| format!("{d:.0}"))
+                } else {
+                    "–".into()
+                },
             );
         }
 
@@ -248,11 +256,12 @@ impl Results {
             }
             let _ = writeln!(
                 s,
-                "- {tool} {phase}: drops {}; datagrams {}, bytes {}, decode errors {}{}",
+                "- {tool} {phase}: drops {}; sink: datagrams {}, bytes {}, decode errors {}, dropped by the kernel {}{}",
                 o.get("drops").map_or("–", String::as_str),
                 o.get("datagrams").map_or("–", String::as_str),
                 o.get("bytes").map_or("–", String::as_str),
                 o.get("decode_errors").map_or("–", |v| v.trim()),
+                o.get("sink_kernel_drops").map_or("–", String::as_str),
                 o.get("error").map_or(String::new(), |e| format!("; **{e}**")),
             );
         }
@@ -277,7 +286,9 @@ impl Results {
             r#"<text x="10" y="22" font-size="15" font-weight="bold">ns per span (median; ratio to the floor in brackets), one run, {}</text>"#,
             self.machine.lines[0].1
         );
-        for (row, (mode, keepup)) in [("exporter keeps up", true), ("saturated", false)].into_iter().enumerate() {
+        for (row, (mode, keepup)) in
+            [("exporter keeps up", true), ("saturated", false)].into_iter().enumerate()
+        {
             for (col, (w_key, w_label)) in WORKLOADS.into_iter().enumerate() {
                 let (x0, y0) = (10.0 + col as f64 * (PANEL_W + 10.0), 40.0 + row as f64 * panel_h);
                 let vals: Vec<Option<f64>> = tools
@@ -287,10 +298,19 @@ impl Results {
                 let floor = tools.iter().position(|t| t == "floor").and_then(|i| vals[i]);
                 let max = vals.iter().flatten().cloned().fold(1.0, f64::max);
                 let bar_max = PANEL_W - LABEL_W - 110.0;
-                let _ = writeln!(s, r#"<text x="{x0}" y="{}" font-weight="bold">{w_label} — {mode}</text>"#, y0 + 16.0);
+                let _ = writeln!(
+                    s,
+                    r#"<text x="{x0}" y="{}" font-weight="bold">{w_label} — {mode}</text>"#,
+                    y0 + 16.0
+                );
                 for (i, (tool, v)) in tools.iter().zip(&vals).enumerate() {
                     let y = y0 + 28.0 + i as f64 * BAR_H;
-                    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="end">{tool}</text>"#, x0 + LABEL_W - 6.0, y + 14.0);
+                    let _ = writeln!(
+                        s,
+                        r#"<text x="{}" y="{}" text-anchor="end">{tool}</text>"#,
+                        x0 + LABEL_W - 6.0,
+                        y + 14.0
+                    );
                     let Some(v) = v else {
                         let _ = writeln!(s, r#"<text x="{}" y="{}">failed</text>"#, x0 + LABEL_W, y + 14.0);
                         continue;
@@ -357,7 +377,8 @@ fn join(v: &[u64]) -> String {
 
 /// The peers' versions as resolved in Cargo.lock.
 fn versions() -> String {
-    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap_or_default();
+    let lock =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap_or_default();
     let wanted = [
         "tracing",
         "tracing-subscriber",

@@ -64,7 +64,10 @@ pub trait Tool: Send + Sync {
 
 pub fn make(name: &str, agent: SocketAddr) -> Box<dyn Tool> {
     match name {
-        "floor" => Box::new(Tracing { dispatch: Dispatch::new(tracing_subscriber::registry().with(Noop)), kind: Kind::Floor }),
+        "floor" => Box::new(Tracing {
+            dispatch: Dispatch::new(tracing_subscriber::registry().with(Noop)),
+            kind: Kind::Floor,
+        }),
         "jaeger-layer" => Box::new(ours(agent)),
         "tracing-opentelemetry" => Box::new(otel(agent)),
         "fastrace" => Box::new(Fastrace::new(agent)),
@@ -253,7 +256,11 @@ fn fastrace_root(name: &'static str, i: u64) -> fastrace::Span {
     use fastrace::prelude::*;
     // fastrace properties are strings: formatting the i64 is part of its cost.
     Span::root(name, SpanContext::random()).with_properties(|| {
-        [("order", Cow::Owned(i.to_string())), ("user", Cow::Borrowed("ada")), ("paid", Cow::Borrowed("true"))]
+        [
+            ("order", Cow::Owned(i.to_string())),
+            ("user", Cow::Borrowed("ada")),
+            ("paid", Cow::Borrowed("true")),
+        ]
     })
 }
 
@@ -273,7 +280,8 @@ impl Tool for Fastrace {
                 let root = fastrace_root("request", i);
                 let _g = root.set_local_parent();
                 for j in 0..10i64 {
-                    let _child = LocalSpan::enter_with_local_parent("step").with_property(|| ("j", j.to_string()));
+                    let _child =
+                        LocalSpan::enter_with_local_parent("step").with_property(|| ("j", j.to_string()));
                     LocalSpan::add_event(Event::new("event").with_properties(|| {
                         [("attempt", Cow::Owned(j.to_string())), ("outcome", Cow::Borrowed("ok"))]
                     }));
@@ -317,7 +325,8 @@ impl Rustracing {
     fn new(agent: SocketAddr) -> Rustracing {
         let (tx, rx) = crossbeam_channel::bounded(RUSTRACING_CHANNEL);
         let tracer = rustracing_jaeger::Tracer::with_sender(rustracing::sampler::AllSampler, tx);
-        let mut reporter = rustracing_jaeger::reporter::JaegerCompactReporter::new("compare").expect("reporter");
+        let mut reporter =
+            rustracing_jaeger::reporter::JaegerCompactReporter::new("compare").expect("reporter");
         reporter.set_agent_addr(agent);
         let received = Arc::new(AtomicU64::new(0));
         let report_errors = Arc::new(AtomicU64::new(0));
@@ -352,14 +361,7 @@ impl Rustracing {
                 })
                 .expect("reporter thread")
         };
-        Rustracing {
-            tracer,
-            received,
-            report_errors,
-            first_error,
-            stop,
-            _thread: thread,
-        }
+        Rustracing { tracer, received, report_errors, first_error, stop, _thread: thread }
     }
 }
 
