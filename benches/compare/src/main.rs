@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// Rounds of the keep-up and saturated measurements; tools are interleaved within a round
 /// so that drift in the machine's load spreads over all of them.
-pub const ROUNDS: usize = 3;
+pub const ROUNDS: usize = 5;
 const CHILD_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// What one child printed: key -> the rest of its `R key ...` line.

@@ -214,8 +214,8 @@ impl Results {
         let _ = writeln!(
             s,
             "Each tool in its own child process: workload b on 2 threads, {} spans each, \
-             unbroken; then drained (untimed). Peak RSS is the child's `VmHWM` (it includes the \
-             sink thread, the same for every tool). One run per tool.\n",
+             unbroken; then drained (untimed). Peak RSS is the child's `VmHWM` (the sink runs in \
+             the parent). One run per tool.\n",
             crate::child::Sizes::get(self.quick).rss_spans_per_thread
         );
         let _ = writeln!(s, "| tool | peak RSS | over floor | ns/span (wall, 2 threads) | ratio to floor | delivered | drops |");
@@ -270,7 +270,7 @@ impl Results {
 
     /// Horizontal bars of the median ns/span: rows keep-up / saturated, columns a / b.
     pub fn svg(&self, tools: &[String]) -> String {
-        const PANEL_W: f64 = 470.0;
+        const PANEL_W: f64 = 540.0;
         const BAR_H: f64 = 22.0;
         const LABEL_W: f64 = 150.0;
         let panel_h = 40.0 + BAR_H * tools.len() as f64 + 10.0;
@@ -291,13 +291,14 @@ impl Results {
         {
             for (col, (w_key, w_label)) in WORKLOADS.into_iter().enumerate() {
                 let (x0, y0) = (10.0 + col as f64 * (PANEL_W + 10.0), 40.0 + row as f64 * panel_h);
-                let vals: Vec<Option<f64>> = tools
+                let rows: Vec<Row> = tools
                     .iter()
-                    .map(|t| if keepup { self.keepup(t, w_key).ns } else { self.saturated(t, w_key).ns })
+                    .map(|t| if keepup { self.keepup(t, w_key) } else { self.saturated(t, w_key) })
                     .collect();
+                let vals: Vec<Option<f64>> = rows.iter().map(|r| r.ns).collect();
                 let floor = tools.iter().position(|t| t == "floor").and_then(|i| vals[i]);
                 let max = vals.iter().flatten().cloned().fold(1.0, f64::max);
-                let bar_max = PANEL_W - LABEL_W - 110.0;
+                let bar_max = PANEL_W - LABEL_W - 200.0;
                 let _ = writeln!(
                     s,
                     r#"<text x="{x0}" y="{}" font-weight="bold">{w_label} — {mode}</text>"#,
@@ -326,10 +327,14 @@ impl Results {
                     );
                     let _ = writeln!(
                         s,
-                        r#"<text x="{:.1}" y="{}">{v:.0} ns ({})</text>"#,
+                        r#"<text x="{:.1}" y="{}">{v:.0} ns ({}){}</text>"#,
                         x0 + LABEL_W + bw + 5.0,
                         y + 14.0,
-                        ratio(Some(*v), floor)
+                        ratio(Some(*v), floor),
+                        match rows[i].delivered.split(" (").next() {
+                            Some(d) if !keepup && d != "–" => format!(", {d} delivered"),
+                            _ => String::new(),
+                        }
                     );
                 }
             }
