@@ -83,6 +83,12 @@ struct Row {
     range: String,
     delivered: String,
     drops: String,
+    /// Per run: created − delivered − drops, spans lost (or held) that nobody counted.
+    unaccounted: String,
+}
+
+fn unaccounted(created: f64, delivered: f64, drops: f64) -> u64 {
+    (created - delivered - drops).max(0.0) as u64
 }
 
 const WORKLOADS: [(&str, &str); 2] =
@@ -105,7 +111,11 @@ impl Results {
         let mut ns = Vec::new();
         let (mut created, mut delivered) = (0.0, 0.0);
         let mut drops = Vec::new();
+        let mut lost = Vec::new();
         for o in self.outputs(tool, "keepup") {
+            let sum =
+                |k: &str| num(o, &format!("{k}_a")).unwrap_or(0.0) + num(o, &format!("{k}_b")).unwrap_or(0.0);
+            lost.push(unaccounted(sum("created"), sum("delivered"), num(o, "drops").unwrap_or(0.0)));
             if let Some(v) = o.get(&format!("ns_{w}")) {
                 ns.extend(v.split_whitespace().filter_map(|x| x.parse::<f64>().ok()));
             }
@@ -123,6 +133,7 @@ impl Results {
             delivered: if exported { pct(delivered, created) } else { "–".into() },
             // Keep-up runs count drops over both workloads of a child: shown once per run.
             drops: if exported { join(&drops) } else { "–".into() },
+            unaccounted: if exported { join(&lost) } else { "–".into() },
         }
     }
 
@@ -143,8 +154,15 @@ impl Results {
             })
             .collect();
         let drops: Vec<u64> = runs.iter().filter_map(|o| num(o, "drops").map(|d| d as u64)).collect();
+        let lost: Vec<u64> = runs
+            .iter()
+            .filter_map(|o| {
+                Some(unaccounted(num(o, "created")?, num(o, "delivered")?, num(o, "drops").unwrap_or(0.0)))
+            })
+            .collect();
         let exported = tool != "floor";
         Row {
+            unaccounted: if exported { join(&lost) } else { "–".into() },
             range: range(&ns),
             ns: median(ns),
             delivered: match (median(delivered), median(late)) {
@@ -186,12 +204,15 @@ impl Results {
              repetitions of {} timed bursts of ~{} spans, each burst flushed and drained (untimed). \
              Saturated: {rounds} run(s) of one unbroken loop of {} spans. `delivered` is what the \
              sink decoded ÷ spans created; `drops` lists each run's count of spans lost before the \
-             socket (the last section says who counts them and how).\n",
+             socket (the last section says who counts them and how); `unaccounted` is, per run, \
+             created − delivered − drops: spans that no counter explains.\n",
             z.reps, z.bursts_per_rep, z.burst_spans, z.saturated_spans
         );
-        let _ =
-            writeln!(s, "| tool | workload | mode | ns/span | range | ratio to floor | delivered | drops |");
-        let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            s,
+            "| tool | workload | mode | ns/span | range | ratio to floor | delivered | drops | unaccounted |"
+        );
+        let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|---:|");
         for (mode, is_keepup) in [("exporter keeps up", true), ("saturated", false)] {
             for (w, wl) in WORKLOADS {
                 let floor = if is_keepup { self.keepup("floor", w) } else { self.saturated("floor", w) }.ns;
@@ -199,12 +220,13 @@ impl Results {
                     let r = if is_keepup { self.keepup(tool, w) } else { self.saturated(tool, w) };
                     let _ = writeln!(
                         s,
-                        "| {tool} | {wl} | {mode} | {} | {} | {} | {} | {} |",
+                        "| {tool} | {wl} | {mode} | {} | {} | {} | {} | {} | {} |",
                         r.ns.map_or("failed".into(), |v| format!("{v:.0}")),
                         r.range,
                         ratio(r.ns, floor),
                         r.delivered,
-                        r.drops
+                        r.drops,
+                        r.unaccounted
                     );
                 }
             }
@@ -218,8 +240,11 @@ impl Results {
              the parent). One run per tool.\n",
             crate::child::Sizes::get(self.quick).rss_spans_per_thread
         );
-        let _ = writeln!(s, "| tool | peak RSS | over floor | ns/span (wall, 2 threads) | ratio to floor | delivered | drops |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            s,
+            "| tool | peak RSS | over floor | ns/span (wall, 2 threads) | ratio to floor | delivered | drops | unaccounted |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
         let floor = self.outputs("floor", "rss").next();
         let (floor_rss, floor_ns) = (floor.and_then(|o| num(o, "hwm_kib")), floor.and_then(|o| num(o, "ns")));
         for tool in tools {
@@ -228,7 +253,7 @@ impl Results {
             let exported = tool != "floor";
             let _ = writeln!(
                 s,
-                "| {tool} | {} | {} | {} | {} | {} | {} |",
+                "| {tool} | {} | {} | {} | {} | {} | {} | {} |",
                 rss.map_or("failed".into(), |k| format!("{:.1} MiB", k / 1024.0)),
                 match (rss, floor_rss) {
                     (Some(r), Some(f)) if exported => format!("{:+.1} MiB", (r - f) / 1024.0),
@@ -245,6 +270,11 @@ impl Results {
                     num(o, "drops").map_or("–".into(), |d| format!("{d:.0}"))
                 } else {
                     "–".into()
+                },
+                match (num(o, "created"), num(o, "delivered")) {
+                    (Some(c), Some(d)) if exported =>
+                        unaccounted(c, d, num(o, "drops").unwrap_or(0.0)).to_string(),
+                    _ => "–".into(),
                 },
             );
         }
