@@ -1,7 +1,8 @@
 //! Side-by-side cost of jaeger-layer and its peers. `cargo run --release` runs everything
 //! (each measurement in a child process of this binary) and writes RESULTS.md and
 //! results.svg next to Cargo.toml. `--quick` is a smoke test with small sizes;
-//! `--tools a,b` runs a subset (names as in `tools::TOOLS`).
+//! `--tools a,b` runs a subset (names as in `tools::TOOLS`); `--from-raw results-raw.tsv`
+//! writes the report again from the data of an earlier run.
 
 mod child;
 mod report;
@@ -29,6 +30,17 @@ fn main() {
         child::run(&args[2], &args[3], &args[4], &child::Sizes::get(quick));
         // Exit without the tools' shutdown paths: their results are printed already.
         std::process::exit(0);
+    }
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let (md, svg, raw) =
+        (format!("{dir}/RESULTS.md"), format!("{dir}/results.svg"), format!("{dir}/results-raw.tsv"));
+    if let Some(p) = args.iter().position(|a| a == "--from-raw") {
+        let text = std::fs::read_to_string(&args[p + 1]).expect("read raw results");
+        let (results, tools) = report::Results::from_raw(&text);
+        std::fs::write(&md, results.markdown(&tools)).expect("write RESULTS.md");
+        std::fs::write(&svg, results.svg(&tools)).expect("write results.svg");
+        eprintln!("wrote {md} and {svg} from {}", args[p + 1]);
+        return;
     }
     let tools: Vec<String> = match args.iter().position(|a| a == "--tools") {
         Some(p) => args[p + 1].split(',').map(str::to_string).collect(),
@@ -58,9 +70,8 @@ fn main() {
         eprintln!("[{:>4}s] rss {tool}: {out:?}", started.elapsed().as_secs());
         results.add(tool, "rss", out);
     }
-    results.total_time = started.elapsed();
-    let dir = env!("CARGO_MANIFEST_DIR");
-    let (md, svg) = (format!("{dir}/RESULTS.md"), format!("{dir}/results.svg"));
+    results.finish(started.elapsed());
+    std::fs::write(&raw, results.to_raw()).expect("write results-raw.tsv");
     std::fs::write(&md, results.markdown(&tools)).expect("write RESULTS.md");
     std::fs::write(&svg, results.svg(&tools)).expect("write results.svg");
     eprintln!("wrote {md} and {svg} in {:.0} s", started.elapsed().as_secs_f64());

@@ -103,6 +103,57 @@ impl Results {
         self.runs.push((tool.into(), phase.into(), out));
     }
 
+    /// Records the end of the measurements.
+    pub fn finish(&mut self, total: Duration) {
+        self.total_time = total;
+        self.machine.lines.push(("load average at end (1/5/15 min)".into(), loadavg()));
+    }
+
+    /// Everything measured, as tab-separated lines, so the report can be written again from
+    /// the same data (`--from-raw`).
+    pub fn to_raw(&self) -> String {
+        let mut s = format!("quick\t{}\ntotal_secs\t{:.1}\n", self.quick, self.total_time.as_secs_f64());
+        for (k, v) in &self.machine.lines {
+            let _ = writeln!(s, "machine\t{k}\t{v}");
+        }
+        for (i, (tool, phase, o)) in self.runs.iter().enumerate() {
+            let mut keys: Vec<_> = o.keys().collect();
+            keys.sort();
+            for k in keys {
+                let _ = writeln!(s, "run\t{i}\t{tool}\t{phase}\t{k}\t{}", o[k]);
+            }
+        }
+        s
+    }
+
+    /// Reads what `to_raw` wrote; returns the results and the tools in order of appearance.
+    pub fn from_raw(text: &str) -> (Results, Vec<String>) {
+        let mut r = Results::new(Machine { lines: Vec::new() }, false);
+        let mut tools: Vec<String> = Vec::new();
+        let mut current: Option<usize> = None;
+        for line in text.lines() {
+            let f: Vec<&str> = line.splitn(6, '\t').collect();
+            match f.as_slice() {
+                ["quick", v] => r.quick = *v == "true",
+                ["total_secs", v] => r.total_time = Duration::from_secs_f64(v.parse().unwrap_or(0.0)),
+                ["machine", k, v] => r.machine.lines.push((k.to_string(), v.to_string())),
+                ["run", i, tool, phase, k, v] => {
+                    let i: usize = i.parse().unwrap_or(0);
+                    if current != Some(i) {
+                        r.runs.push((tool.to_string(), phase.to_string(), Output::new()));
+                        current = Some(i);
+                    }
+                    r.runs.last_mut().unwrap().2.insert(k.to_string(), v.to_string());
+                    if !tools.iter().any(|t| t == tool) {
+                        tools.push(tool.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        (r, tools)
+    }
+
     fn outputs<'a>(&'a self, tool: &'a str, phase: &'a str) -> impl Iterator<Item = &'a Output> + 'a {
         self.runs.iter().filter(move |(t, p, _)| t == tool && p == phase).map(|(_, _, o)| o)
     }
@@ -192,7 +243,6 @@ impl Results {
         for (k, v) in &self.machine.lines {
             let _ = writeln!(s, "- {k}: {v}");
         }
-        let _ = writeln!(s, "- load average at end (1/5/15 min): {}", loadavg());
         let _ = writeln!(s, "- versions (Cargo.lock): {}\n", versions());
 
         let _ = writeln!(s, "## ns per span\n");
@@ -278,6 +328,25 @@ impl Results {
                 },
             );
         }
+
+        let _ = writeln!(s, "\n## Notes\n");
+        let _ = writeln!(
+            s,
+            "- Every peer built and ran; none was left out. Raw data: `results-raw.tsv` \
+             (`cargo run --release -- --from-raw results-raw.tsv` writes this report again from it).\n\
+             - Settings changed from the defaults (README.md): tracing-opentelemetry with \
+             `with_auto_split_batch(true)` (with the default, a 512-span batch over 65,000 bytes is \
+             refused whole and almost nothing arrives) and OpenTelemetry's global error handler \
+             counting instead of printing; rustracing with a `bounded(4096)` span channel and a \
+             reporting loop of at most 100 spans per datagram (rustracing has no loop of its own).\n\
+             - fastrace counts no drops: in saturated runs, what overflowed the thread's channel waits in \
+             that thread's deque until the thread sends again (the bracketed figure); in the 2-thread \
+             run the producer threads end, and what does not fit in the ring is discarded when they \
+             exit (`unaccounted`).\n\
+             - rustracing counts no drops (`try_send` result ignored): its `drops` are the harness's \
+             count of spans created that never reached the reporting loop.\n\
+             - jaeger-layer's drops are `ExporterGuard::stats()`; its `unaccounted` should be 0."
+        );
 
         let _ = writeln!(s, "\n## Every run: drops as each tool counts them, datagrams, decode errors\n");
         for (tool, phase, o) in &self.runs {
