@@ -91,6 +91,24 @@ fn unaccounted(created: f64, delivered: f64, drops: f64) -> u64 {
     (created - delivered - drops).max(0.0) as u64
 }
 
+/// A run's unaccounted count, with the datagrams the sink's socket dropped, if any (then the
+/// loss is the sink's, not the tool's).
+fn unaccounted_run(o: &Output, created: f64, delivered: f64) -> String {
+    let n = unaccounted(created, delivered, num(o, "drops").unwrap_or(0.0));
+    match num(o, "sink_kernel_drops") {
+        Some(k) if k > 0.0 => format!("{n} (sink socket dropped {k:.0} datagrams)"),
+        _ => n.to_string(),
+    }
+}
+
+fn join_str(v: &[String]) -> String {
+    if v.is_empty() {
+        "–".into()
+    } else {
+        v.join(" / ")
+    }
+}
+
 const WORKLOADS: [(&str, &str); 2] =
     [("a", "a) root span, 3 fields"), ("b", "b) root + 10 children, 1 event each")];
 
@@ -166,7 +184,7 @@ impl Results {
         for o in self.outputs(tool, "keepup") {
             let sum =
                 |k: &str| num(o, &format!("{k}_a")).unwrap_or(0.0) + num(o, &format!("{k}_b")).unwrap_or(0.0);
-            lost.push(unaccounted(sum("created"), sum("delivered"), num(o, "drops").unwrap_or(0.0)));
+            lost.push(unaccounted_run(o, sum("created"), sum("delivered")));
             if let Some(v) = o.get(&format!("ns_{w}")) {
                 ns.extend(v.split_whitespace().filter_map(|x| x.parse::<f64>().ok()));
             }
@@ -184,7 +202,7 @@ impl Results {
             delivered: if exported { pct(delivered, created) } else { "–".into() },
             // Keep-up runs count drops over both workloads of a child: shown once per run.
             drops: if exported { join(&drops) } else { "–".into() },
-            unaccounted: if exported { join(&lost) } else { "–".into() },
+            unaccounted: if exported { join_str(&lost) } else { "–".into() },
         }
     }
 
@@ -205,15 +223,13 @@ impl Results {
             })
             .collect();
         let drops: Vec<u64> = runs.iter().filter_map(|o| num(o, "drops").map(|d| d as u64)).collect();
-        let lost: Vec<u64> = runs
+        let lost: Vec<String> = runs
             .iter()
-            .filter_map(|o| {
-                Some(unaccounted(num(o, "created")?, num(o, "delivered")?, num(o, "drops").unwrap_or(0.0)))
-            })
+            .filter_map(|o| Some(unaccounted_run(o, num(o, "created")?, num(o, "delivered")?)))
             .collect();
         let exported = tool != "floor";
         Row {
-            unaccounted: if exported { join(&lost) } else { "–".into() },
+            unaccounted: if exported { join_str(&lost) } else { "–".into() },
             range: range(&ns),
             ns: median(ns),
             delivered: match (median(delivered), median(late)) {
@@ -322,8 +338,7 @@ impl Results {
                     "–".into()
                 },
                 match (num(o, "created"), num(o, "delivered")) {
-                    (Some(c), Some(d)) if exported =>
-                        unaccounted(c, d, num(o, "drops").unwrap_or(0.0)).to_string(),
+                    (Some(c), Some(d)) if exported => unaccounted_run(o, c, d),
                     _ => "–".into(),
                 },
             );
@@ -345,7 +360,8 @@ impl Results {
              exit (`unaccounted`).\n\
              - rustracing counts no drops (`try_send` result ignored): its `drops` are the harness's \
              count of spans created that never reached the reporting loop.\n\
-             - jaeger-layer's drops are `ExporterGuard::stats()`; its `unaccounted` should be 0."
+             - jaeger-layer's drops are `ExporterGuard::stats()`; its `unaccounted` should be 0 \
+             unless the sink's own socket dropped datagrams (then said in the cell)."
         );
 
         let _ = writeln!(s, "\n## Every run: drops as each tool counts them, datagrams, decode errors\n");

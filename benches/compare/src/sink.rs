@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
-/// Receive buffer asked for: `net.core.rmem_max` on the bench machine (4 MiB); the kernel
-/// doubles it.
-const RCVBUF: usize = 4 << 20;
+/// Receive buffer asked for with `SO_RCVBUFFORCE` (root only, this socket only), else
+/// capped by `net.core.rmem_max`: room for ~500 full datagrams while the receiving thread
+/// waits for a core.
+const RCVBUF: usize = 32 << 20;
 
 #[derive(Default)]
 struct Counts {
@@ -63,7 +64,9 @@ impl Gate {
 impl Sink {
     pub fn start() -> std::io::Result<Sink> {
         let socket = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
-        socket.set_recv_buffer_size(RCVBUF)?;
+        if !force_recv_buffer(&socket, RCVBUF) {
+            socket.set_recv_buffer_size(RCVBUF)?;
+        }
         socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
         let socket: UdpSocket = socket.into();
         socket.set_read_timeout(Some(Duration::from_millis(50)))?;
@@ -196,6 +199,24 @@ impl Drop for Sink {
             let _ = t.join();
         }
     }
+}
+
+/// `SO_RCVBUFFORCE` ignores `rmem_max` when the process has CAP_NET_ADMIN.
+fn force_recv_buffer(socket: &Socket, bytes: usize) -> bool {
+    use std::os::fd::AsRawFd;
+    let value = bytes as libc::c_int;
+    // SAFETY: a valid socket fd and a pointer to a c_int that outlives the call, with its size.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
 }
 
 fn receive(socket: &UdpSocket, tx: &mpsc::Sender<Vec<u8>>, counts: &Counts, stop: &AtomicBool) {
