@@ -385,7 +385,7 @@ impl Results {
 
     /// Horizontal bars of the median ns/span: rows keep-up / saturated, columns a / b.
     pub fn svg(&self, tools: &[String]) -> String {
-        const PANEL_W: f64 = 540.0;
+        const PANEL_W: f64 = 580.0;
         const BAR_H: f64 = 22.0;
         const LABEL_W: f64 = 150.0;
         let panel_h = 40.0 + BAR_H * tools.len() as f64 + 10.0;
@@ -398,7 +398,7 @@ impl Results {
         let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
         let _ = writeln!(
             s,
-            r#"<text x="10" y="22" font-size="15" font-weight="bold">ns per span (median; ratio to the floor in brackets), one run, {}</text>"#,
+            r#"<text x="10" y="22" font-size="15" font-weight="bold">ns per span (median; ratio to the floor in brackets), one invocation, {}</text>"#,
             self.machine.lines[0].1
         );
         for (row, (mode, keepup)) in
@@ -413,7 +413,7 @@ impl Results {
                 let vals: Vec<Option<f64>> = rows.iter().map(|r| r.ns).collect();
                 let floor = tools.iter().position(|t| t == "floor").and_then(|i| vals[i]);
                 let max = vals.iter().flatten().cloned().fold(1.0, f64::max);
-                let bar_max = PANEL_W - LABEL_W - 200.0;
+                let bar_max = PANEL_W - LABEL_W - 260.0;
                 let _ = writeln!(
                     s,
                     r#"<text x="{x0}" y="{}" font-weight="bold">{w_label} — {mode}</text>"#,
@@ -446,16 +446,27 @@ impl Results {
                         x0 + LABEL_W + bw + 5.0,
                         y + 14.0,
                         ratio(Some(*v), floor),
-                        match rows[i].delivered.split(" (").next() {
-                            Some(d) if !keepup && d != "–" => format!(", {d} delivered"),
-                            _ => String::new(),
-                        }
+                        delivered_label(&rows[i].delivered, keepup)
                     );
                 }
             }
         }
         s.push_str("</svg>\n");
         s
+    }
+}
+
+/// ", 76.1 % delivered" for a saturated bar; fastrace's "(100.0 % once the thread sends
+/// again)" becomes "(100.0 % later)".
+fn delivered_label(delivered: &str, keepup: bool) -> String {
+    if keepup || delivered == "–" {
+        return String::new();
+    }
+    match delivered.split_once(" (") {
+        Some((now, later)) => {
+            format!(", {now} delivered ({} later)", later.split(" once").next().unwrap_or(later))
+        }
+        None => format!(", {delivered} delivered"),
     }
 }
 
