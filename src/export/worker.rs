@@ -74,7 +74,11 @@ fn run(shared: &Shared, config: WorkerConfig) {
         // then visible to the pops below (push → request is ordered by the caller).
         let requested = shared.flush_requested.load(Ordering::Acquire);
         let stopping = shared.shutdown.load(Ordering::Acquire);
-        while let Some(span) = shared.queue.pop() {
+        // At most one queue's worth: what was queued when the request was read is covered
+        // (FIFO, and the queue never holds more), and producers that never pause cannot keep
+        // the worker from answering a flush or sending its open batch.
+        for _ in 0..shared.queue.capacity() {
+            let Some(span) = shared.queue.pop() else { break };
             // The implied tags (sampler, metadata, error) and CHILD_OF reference are written
             // by the encoder straight from the span's fields: nothing is built here.
             if log_spans {
