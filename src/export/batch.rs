@@ -21,7 +21,6 @@ use crate::thrift::writer::{Envelope, Wire};
 const TOO_LARGE_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What the batcher produces.
-#[allow(dead_code)] // constructed by the exporter thread (merged separately)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WireFormat {
     /// `Agent.emitBatch` datagrams in the compact protocol (agent port 6831).
@@ -49,7 +48,6 @@ impl WireFormat {
 /// Turns spans into size-bounded batches and hands each encoded batch to a `send` callback.
 ///
 /// Used by one exporter thread at a time; it is `Send` so it can be built elsewhere.
-#[allow(dead_code)] // driven by the exporter thread (merged separately)
 pub(crate) struct Batcher {
     format: WireFormat,
     wire: Wire,
@@ -86,7 +84,6 @@ impl fmt::Debug for Batcher {
     }
 }
 
-#[allow(dead_code)] // driven by the exporter thread (merged separately)
 impl Batcher {
     /// A batcher for `format`. Datagrams or bodies never exceed `max_packet_size` bytes;
     /// a batch holds at most `max_spans_per_batch` spans (0 = no count limit).
@@ -118,7 +115,8 @@ impl Batcher {
         }
     }
 
-    /// The number of spans in the open batch.
+    /// The number of spans in the open batch (tests check it against the counters).
+    #[cfg(test)]
     pub(crate) fn pending_spans(&self) -> usize {
         self.pending_count
     }
@@ -244,7 +242,6 @@ impl Batcher {
     }
 }
 
-#[allow(dead_code)] // called by the batcher above
 /// The stderr report for a span too large to send even alone, naming what the user can fix.
 pub(crate) fn too_large_message(
     operation: &str,

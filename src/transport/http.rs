@@ -36,7 +36,6 @@ const RESERVED_HEADERS: [&str; 4] = ["content-type", "content-length", "transfer
 
 /// Credentials sent to the collector on every request.
 #[derive(Clone, PartialEq, Eq)]
-#[allow(dead_code)] // built by the builder and `env`, wired in by the lead
 pub(crate) enum Auth {
     /// `Authorization: Basic base64(user:password)` (Go's `HTTPBasicAuth`).
     Basic { user: String, password: String },
@@ -84,7 +83,6 @@ impl Auth {
 
 /// Where and how to POST batches to the collector.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // built by the builder and `env`, wired in by the lead
 pub(crate) struct HttpConfig {
     /// An absolute `http://` URL, typically `http://collector:14268/api/traces`.
     pub(crate) endpoint: String,
@@ -95,7 +93,6 @@ pub(crate) struct HttpConfig {
     pub(crate) timeout: Duration,
 }
 
-#[allow(dead_code)] // wired in by the lead
 impl HttpConfig {
     /// A configuration for `endpoint`, without auth or extra headers, with a 5 s timeout.
     pub(crate) fn new(endpoint: impl Into<String>) -> Self {
@@ -154,7 +151,6 @@ struct Failure {
     retry: bool,
 }
 
-#[allow(dead_code)] // wired in by the lead
 impl HttpTransport {
     /// Checks the configuration; nothing is sent or resolved yet.
     ///
