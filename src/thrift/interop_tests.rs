@@ -20,21 +20,9 @@ use crate::stats::Counters;
 use crate::thrift::differential_tests::Rng;
 use crate::thrift::reference::expanded;
 
-/// The venv's python, or `None` (after the skip note) when the venv is missing.
-pub(crate) fn interop_python() -> Option<PathBuf> {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    if std::env::var("JAEGER_LAYER_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!(
-            "JAEGER_LAYER_REQUIRE_INTEROP=1 but {} is missing: run tests/interop/setup-venv.sh",
-            python.display()
-        );
-    }
-    eprintln!("skipping interop test: {} missing (run tests/interop/setup-venv.sh)", python.display());
-    None
-}
+#[path = "../../tests/interop/python.rs"]
+mod python;
+use python::interop_python;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

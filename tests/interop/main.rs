@@ -12,20 +12,8 @@ use std::time::Duration;
 use jaeger_layer::receiver::Receiver;
 use jaeger_layer::{RefType, TagValue};
 
-fn interop_python() -> Option<PathBuf> {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    if std::env::var("JAEGER_LAYER_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!(
-            "JAEGER_LAYER_REQUIRE_INTEROP=1 but {} is missing: run tests/interop/setup-venv.sh",
-            python.display()
-        );
-    }
-    eprintln!("skipping interop test: {} missing (run tests/interop/setup-venv.sh)", python.display());
-    None
-}
+mod python;
+use python::interop_python;
 
 #[test]
 fn receiver_decodes_what_jaeger_client_python_sends() {
