@@ -49,6 +49,25 @@ fn u64_value(value: u64) -> TagValue {
     }
 }
 
+/// The `Visit` methods whose value maps to one typed tag, the same for span tags and log
+/// fields; the visitor provides `push(field, value)`.
+macro_rules! typed_records {
+    () => {
+        fn record_f64(&mut self, field: &Field, value: f64) {
+            self.push(field, TagValue::Double(value));
+        }
+        fn record_i64(&mut self, field: &Field, value: i64) {
+            self.push(field, TagValue::Long(value));
+        }
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.push(field, u64_value(value));
+        }
+        fn record_bool(&mut self, field: &Field, value: bool) {
+            self.push(field, TagValue::Bool(value));
+        }
+    };
+}
+
 /// What a span's fields say beyond their tags.
 #[derive(Debug, Default)]
 pub(crate) struct SpanFieldEffects {
@@ -94,21 +113,7 @@ impl TagVisitor<'_> {
 }
 
 impl Visit for TagVisitor<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, TagValue::Double(value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, TagValue::Long(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, u64_value(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, TagValue::Bool(value));
-    }
+    typed_records!();
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == OTEL_NAME || field.name() == OTEL_KIND || field.name() == OTEL_STATUS_CODE {
@@ -142,18 +147,7 @@ impl LogVisitor<'_> {
 }
 
 impl Visit for LogVisitor<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, TagValue::Double(value));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, TagValue::Long(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, u64_value(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, TagValue::Bool(value));
-    }
+    typed_records!();
     fn record_str(&mut self, field: &Field, value: &str) {
         self.push(field, TagValue::String(Cow::Owned(value.to_owned())));
     }
