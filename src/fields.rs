@@ -29,15 +29,36 @@ pub(crate) fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-fn truncated_str(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` bytes on a char boundary.
+fn truncated_str(s: &str, max: usize) -> &str {
     if s.len() <= max {
-        return s.to_owned();
+        return s;
     }
     let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_owned()
+    &s[..end]
+}
+
+/// `s` in a spare buffer (see [`crate::record`]) when there is one.
+#[inline]
+fn owned_in(spare: &mut Vec<String>, s: &str) -> String {
+    match spare.pop() {
+        Some(mut buf) => {
+            buf.push_str(s);
+            buf
+        }
+        None => s.to_owned(),
+    }
+}
+
+/// `value`'s `Debug` text, in a spare buffer when there is one.
+fn debug_in(spare: &mut Vec<String>, value: &dyn fmt::Debug) -> String {
+    use std::fmt::Write;
+    let mut buf = spare.pop().unwrap_or_default();
+    let _ = write!(buf, "{value:?}");
+    buf
 }
 
 /// A `u64` as a tag value: `LONG` is signed on the wire, so above `i64::MAX` the number
@@ -80,6 +101,8 @@ pub(crate) struct SpanFieldEffects {
 /// Records span fields as tags. `max_len` bounds string values.
 pub(crate) struct TagVisitor<'a> {
     pub(crate) tags: &'a mut Vec<Tag>,
+    /// Cleared strings to write string values into.
+    pub(crate) spare: &'a mut Vec<String>,
     pub(crate) effects: &'a mut SpanFieldEffects,
     pub(crate) max_len: usize,
 }
@@ -119,7 +142,8 @@ impl Visit for TagVisitor<'_> {
         if field.name() == OTEL_NAME || field.name() == OTEL_KIND || field.name() == OTEL_STATUS_CODE {
             self.string(field, value.to_owned());
         } else {
-            self.push(field, TagValue::String(Cow::Owned(truncated_str(value, self.max_len))));
+            let value = owned_in(self.spare, truncated_str(value, self.max_len));
+            self.push(field, TagValue::String(Cow::Owned(value)));
         }
     }
 
@@ -129,7 +153,8 @@ impl Visit for TagVisitor<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.string(field, format!("{value:?}"));
+        let value = debug_in(self.spare, value);
+        self.string(field, value);
     }
 }
 
@@ -137,6 +162,8 @@ impl Visit for TagVisitor<'_> {
 /// truncate logs); notes whether an error value was logged.
 pub(crate) struct LogVisitor<'a> {
     pub(crate) fields: &'a mut Vec<Tag>,
+    /// Cleared strings to write string values into.
+    pub(crate) spare: &'a mut Vec<String>,
     pub(crate) error: bool,
 }
 
@@ -149,7 +176,8 @@ impl LogVisitor<'_> {
 impl Visit for LogVisitor<'_> {
     typed_records!();
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, TagValue::String(Cow::Owned(value.to_owned())));
+        let value = owned_in(self.spare, value);
+        self.push(field, TagValue::String(Cow::Owned(value)));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.error = true;
@@ -158,7 +186,8 @@ impl Visit for LogVisitor<'_> {
         self.fields.push(Tag::new(key, value.to_string()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.push(field, TagValue::String(Cow::Owned(format!("{value:?}"))));
+        let value = debug_in(self.spare, value);
+        self.push(field, TagValue::String(Cow::Owned(value)));
     }
 }
 
@@ -189,5 +218,17 @@ mod tests {
         assert_eq!(truncate("héllo".to_owned(), 3), "hé");
         assert_eq!(truncate("abc".to_owned(), 10), "abc");
         assert_eq!(truncated_str("€€", 4), "€");
+    }
+
+    #[test]
+    fn spare_buffers_are_written_into_and_used_up() {
+        let mut spare = vec![String::with_capacity(32)];
+        let ptr = spare[0].as_ptr();
+        let a = owned_in(&mut spare, "abc");
+        assert_eq!((a.as_str(), a.as_ptr()), ("abc", ptr));
+        assert_eq!(debug_in(&mut spare, &1.5), "1.5", "no spare left: a new string");
+        let mut spare = vec![String::with_capacity(8)];
+        assert_eq!(debug_in(&mut spare, &"q"), "\"q\"");
+        assert!(spare.is_empty());
     }
 }

@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tracing_core::span::{self, Attributes, Record};
+use tracing_core::span::{self, Attributes};
 use tracing_core::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef as RegistrySpan};
@@ -22,8 +22,8 @@ use crate::export::Shared;
 use crate::fields::{LogVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor, SAMPLING_PRIORITY};
 use crate::id;
 use crate::sampler::{ActiveSampler, SamplerParam};
-use crate::span_data::{FinishedSpan, Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
-use crate::span_logs::SpanLogs;
+use crate::record::Record;
+use crate::span_data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::stats::{incr, Origin};
 
 /// A `tracing_subscriber::Layer` that reports sampled spans to Jaeger.
@@ -180,45 +180,24 @@ pub(crate) struct SpanState {
     pub(crate) start_us: i64,
     /// The span's name, for a recording started late by `set_parent`.
     pub(crate) name: &'static str,
-    /// Present iff the span is sampled.
-    pub(crate) rec: Option<Recording>,
+    /// Present iff the span is sampled: the record being filled in, handed to the exporter
+    /// by pointer at close.
+    pub(crate) rec: Option<Box<Record>>,
 }
 
-/// The data of a sampled span, built up until it closes.
-pub(crate) struct Recording {
-    pub(crate) operation: Cow<'static, str>,
-    pub(crate) tags: Vec<Tag>,
-    pub(crate) logs: SpanLogs,
-    pub(crate) refs: Vec<SpanRef>,
-    pub(crate) error: bool,
-    /// The sampler's tags, on the span that took the decision.
-    pub(crate) sampler: Option<(&'static str, TagValue)>,
-}
-
-impl Recording {
-    pub(crate) fn new(operation: &'static str, capacity: usize) -> Self {
-        Recording {
-            operation: Cow::Borrowed(operation),
-            tags: Vec::with_capacity(capacity),
-            logs: SpanLogs::default(),
-            refs: Vec::new(),
-            error: false,
-            sampler: None,
-        }
-    }
-
+impl Record {
     /// Adds recorded tags; a key recorded again replaces its earlier value.
     fn merge(&mut self, tags: Vec<Tag>, effects: SpanFieldEffects) {
         for tag in tags {
-            match self.tags.iter_mut().find(|t| t.key == tag.key) {
+            match self.span.tags.iter_mut().find(|t| t.key == tag.key) {
                 Some(old) => *old = tag,
-                None => self.tags.push(tag),
+                None => self.span.tags.push(tag),
             }
         }
         if let Some(op) = effects.operation {
-            self.operation = Cow::Owned(op);
+            self.span.operation = Cow::Owned(op);
         }
-        self.error |= effects.error;
+        self.span.error |= effects.error;
     }
 }
 
@@ -309,8 +288,10 @@ where
         if !local_root {
             incr(&counters.children_started_sampled);
         }
-        let mut rec = Recording::new(meta.name(), meta.fields().len());
-        rec.sampler = decision.map(|d| {
+        let mut rec = inner.shared.pool.take();
+        rec.span.operation = Cow::Borrowed(meta.name());
+        rec.span.tags.reserve(meta.fields().len());
+        rec.span.sampler = decision.map(|d| {
             let param = match d.param {
                 SamplerParam::Bool(b) => TagValue::Bool(b),
                 SamplerParam::Double(x) => TagValue::Double(x),
@@ -319,15 +300,17 @@ where
         });
         // User code (Debug impls) runs here, before any extensions guard is taken.
         let mut effects = SpanFieldEffects::default();
+        let Record { span: data, strings, .. } = &mut *rec;
         attrs.record(&mut TagVisitor {
-            tags: &mut rec.tags,
+            tags: &mut data.tags,
+            spare: strings,
             effects: &mut effects,
             max_len: inner.max_tag_value_length,
         });
         if let Some(op) = effects.operation {
-            rec.operation = Cow::Owned(op);
+            data.operation = Cow::Owned(op);
         }
-        rec.error = effects.error;
+        data.error = effects.error;
         let rec = Some(rec);
 
         let origin = if local_root { Origin::Root } else { Origin::Child };
@@ -338,7 +321,7 @@ where
         }
     }
 
-    fn on_record(&self, id: &span::Id, values: &Record<'_>, ctx: Context<'_, S>) {
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
         if !self.inner.enabled {
             return;
         }
@@ -351,6 +334,7 @@ where
         let mut effects = SpanFieldEffects::default();
         values.record(&mut TagVisitor {
             tags: &mut tags,
+            spare: &mut Vec::new(),
             effects: &mut effects,
             max_len: self.inner.max_tag_value_length,
         });
@@ -375,7 +359,7 @@ where
         };
         let mut ext = span.extensions_mut();
         if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
-            rec.refs.push(SpanRef {
+            rec.span.references.push(SpanRef {
                 ref_type: RefType::FollowsFrom,
                 trace_id: target_cx.0,
                 span_id: target_cx.1,
@@ -389,13 +373,16 @@ where
         }
         // Events outside any span, or in an unsampled one, cost one lookup and nothing else.
         let Some(span) = ctx.event_span(event) else { return };
-        let sampled = span.extensions().get::<SpanState>().is_some_and(|s| s.rec.is_some());
-        if !sampled {
-            return;
-        }
+        // Borrow a cleared field vector and the spare strings from the record; the visitor
+        // (user code) runs with no guard held.
+        let (mut fields, mut spare) = {
+            let mut ext = span.extensions_mut();
+            let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) else { return };
+            (rec.fields.pop().unwrap_or_default(), std::mem::take(&mut rec.strings))
+        };
         let meta = event.metadata();
-        let mut fields = Vec::with_capacity(meta.fields().len() + 1);
-        let mut visitor = LogVisitor { fields: &mut fields, error: false };
+        fields.reserve(meta.fields().len() + 1);
+        let mut visitor = LogVisitor { fields: &mut fields, spare: &mut spare, error: false };
         event.record(&mut visitor);
         let error = visitor.error || *meta.level() == Level::ERROR;
         fields.push(Tag::new("level", meta.level().as_str()));
@@ -403,7 +390,8 @@ where
         let mut ext = span.extensions_mut();
         if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
             rec.logs.push(log, self.inner.max_logs_per_span);
-            rec.error |= error;
+            rec.span.error |= error;
+            rec.strings = spare;
         }
     }
 
@@ -429,24 +417,20 @@ where
         };
         let inner = &*self.inner;
         let end_us = inner.shared.clock.now_us();
+        let logs = rec.logs.finish(inner.max_logs_per_span);
+        let data = &mut rec.span;
         if let Some(debug_id) = debug_id {
-            rec.tags.push(Tag::new("jaeger-debug-id", debug_id));
+            data.tags.push(Tag::new("jaeger-debug-id", debug_id));
         }
-        inner.shared.push(FinishedSpan {
-            trace_id,
-            span_id,
-            parent_id,
-            flags,
-            operation: rec.operation,
-            references: rec.refs,
-            start_us,
-            duration_us: (end_us - start_us).max(0),
-            tags: rec.tags,
-            logs: rec.logs.finish(inner.max_logs_per_span),
-            sampler: rec.sampler,
-            metadata: inner.metadata_tags.then(|| span.metadata()),
-            error: rec.error,
-        });
+        data.trace_id = trace_id;
+        data.span_id = span_id;
+        data.parent_id = parent_id;
+        data.flags = flags;
+        data.start_us = start_us;
+        data.duration_us = (end_us - start_us).max(0);
+        data.logs = logs;
+        data.metadata = inner.metadata_tags.then(|| span.metadata());
+        inner.shared.push(rec);
     }
 
     // SAFETY: the pointers returned point to `self` and to a field of `self`, each of the
@@ -505,7 +489,7 @@ impl SpanState {
             self.cx.flags = remote.flags;
             self.origin = Origin::Joined;
             if let Some(rec) = &mut self.rec {
-                rec.sampler = None;
+                rec.span.sampler = None;
             }
         } else if let Some(debug_id) = remote.debug_id {
             // A bare `jaeger-debug-id`: this trace is force-sampled and tagged (facts §4.9).
@@ -517,7 +501,11 @@ impl SpanState {
         match (was.1, now_sampled) {
             // Fields given at creation were not recorded (the span was unsampled then);
             // everything from now on is.
-            (false, true) => self.rec = Some(Recording::new(self.name, 8)),
+            (false, true) => {
+                let mut rec = inner.shared.pool.take();
+                rec.span.operation = Cow::Borrowed(self.name);
+                self.rec = Some(rec);
+            }
             (true, false) => self.rec = None,
             _ => {}
         }

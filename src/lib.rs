@@ -151,6 +151,7 @@ mod layer_tests;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod propagation;
+mod record;
 mod sampler;
 mod span_data;
 mod span_ext;

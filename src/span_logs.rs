@@ -29,20 +29,30 @@ impl SpanLogs {
 
     /// The logs in time order; when some were dropped, the oldest kept ring entry is replaced
     /// by the `dropped Span logs` record (keeping its timestamp), as Go does.
-    pub(crate) fn finish(mut self, max: usize) -> Vec<Log> {
-        if self.dropped == 0 || max == 0 {
-            return self.logs;
+    /// Leaves the logs empty (ready for [`SpanLogs::reset`]).
+    pub(crate) fn finish(&mut self, max: usize) -> Vec<Log> {
+        let dropped = std::mem::take(&mut self.dropped);
+        let next = std::mem::take(&mut self.next);
+        let mut logs = std::mem::take(&mut self.logs);
+        if dropped == 0 || max == 0 {
+            return logs;
         }
         let head = (max - 1) / 2;
         // Put the ring in time order: its oldest entry is at `next`.
-        self.logs[head..].rotate_left(self.next);
-        let oldest = &mut self.logs[head];
+        logs[head..].rotate_left(next);
+        let oldest = &mut logs[head];
         oldest.fields = vec![
             Tag::new("event", "dropped Span logs"),
-            Tag::new("dropped_log_count", (self.dropped + 1) as i64),
+            Tag::new("dropped_log_count", (dropped + 1) as i64),
             Tag::new("component", "jaeger-client"),
         ];
-        self.logs
+        logs
+    }
+
+    /// Starts over with `logs` (empty; kept for its capacity).
+    pub(crate) fn reset(&mut self, logs: Vec<Log>) {
+        debug_assert!(logs.is_empty());
+        *self = SpanLogs { logs, dropped: 0, next: 0 };
     }
 }
 

@@ -13,7 +13,7 @@ use std::thread::Thread;
 use crossbeam_queue::ArrayQueue;
 use once_cell::sync::OnceCell;
 
-use crate::span_data::FinishedSpan;
+use crate::record::{Pool, Record};
 use crate::stats::{incr, Counters};
 
 pub use guard::ExporterGuard;
@@ -23,7 +23,10 @@ pub(crate) use worker::{spawn, WorkerConfig};
 /// and the guard.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) queue: ArrayQueue<FinishedSpan>,
+    /// Finished spans, by pointer.
+    pub(crate) queue: ArrayQueue<Box<Record>>,
+    /// Records the exporter has sent, cleared, for the next sampled spans.
+    pub(crate) pool: Pool,
     pub(crate) counters: Arc<Counters>,
     /// Span and log timestamps; recalibrated by the exporter thread.
     pub(crate) clock: crate::clock::Clock,
@@ -55,6 +58,9 @@ impl Shared {
     pub(crate) fn new(capacity: usize, counters: Arc<Counters>) -> Self {
         Shared {
             queue: ArrayQueue::new(capacity),
+            // As many as the worker drains at its early wake-up: enough to cover the records
+            // in flight between two drains of a steady producer.
+            pool: Pool::new((capacity / 4).max(1)),
             counters,
             clock: crate::clock::Clock::new(),
             worker: OnceCell::new(),
@@ -73,7 +79,7 @@ impl Shared {
     /// Hands a finished span to the exporter. Never blocks: a full queue drops the span and
     /// counts it. Called on application threads (hot path).
     #[inline]
-    pub(crate) fn push(&self, span: FinishedSpan) {
+    pub(crate) fn push(&self, span: Box<Record>) {
         incr(&self.counters.spans_finished);
         if self.queue.push(span).is_err() {
             incr(&self.counters.spans_dropped_queue_full);

@@ -78,7 +78,8 @@ fn run(shared: &Shared, config: WorkerConfig) {
         // (FIFO, and the queue never holds more), and producers that never pause cannot keep
         // the worker from answering a flush or sending its open batch.
         for _ in 0..shared.queue.capacity() {
-            let Some(span) = shared.queue.pop() else { break };
+            let Some(record) = shared.queue.pop() else { break };
+            let span = &record.span;
             // The implied tags (sampler, metadata, error) and CHILD_OF reference are written
             // by the encoder straight from the span's fields: nothing is built here.
             if log_spans {
@@ -87,7 +88,8 @@ fn run(shared: &Shared, config: WorkerConfig) {
                     span.trace_id, span.span_id, span.parent_id, span.flags, span.operation
                 );
             }
-            batcher.push(&span, &mut send);
+            batcher.push(span, &mut send);
+            shared.pool.give(record);
         }
         if requested != flushed_gen || stopping || last_flush.elapsed() >= flush_interval {
             batcher.flush(&mut send);
