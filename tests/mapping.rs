@@ -391,3 +391,45 @@ fn max_logs_per_span_keeps_the_oldest_and_newest() {
     assert_eq!(s.logs[2].fields[1].value, TagValue::Long(996));
     assert_eq!((i(3), i(4)), (Some(TagValue::Long(998)), Some(TagValue::Long(999))));
 }
+
+#[test]
+fn recycled_records_carry_nothing_over_to_the_next_span() {
+    // Records (and their string buffers) are reused once the exporter has sent them: a span
+    // that follows a rich one must come out with only its own tags, logs and references.
+    let h = Harness::with(|b| b.metadata_tags(false).max_logs_per_span(3));
+    h.run(|| {
+        let cause = info_span!("cause");
+        cause.in_scope(|| {});
+        let rich = info_span!("rich", a = "a long string value", b = 2i64, otel.name = "renamed");
+        rich.follows_from(&cause);
+        rich.in_scope(|| {
+            for i in 0..5i64 {
+                tracing::error!(i, text = "some log text", "log");
+            }
+        });
+    });
+    let first = h.spans(2);
+    assert_eq!(by_name(&first, "renamed").logs.len(), 3);
+    h.run(|| {
+        for i in 0..50i64 {
+            info_span!("plain", s = "x").in_scope(|| {
+                if i % 2 == 0 {
+                    tracing::info!("one");
+                }
+            });
+        }
+    });
+    let spans: Vec<_> = h.spans(52).into_iter().filter(|s| s.operation_name == "plain").collect();
+    assert_eq!(spans.len(), 50);
+    for s in &spans {
+        let own: Vec<_> = s.tags.iter().filter(|t| !t.key.starts_with("sampler.")).collect();
+        assert_eq!(own.len(), 1, "{:?}", s.tags);
+        assert_eq!(s.tag("s"), Some(&TagValue::String("x".into())));
+        assert!(s.references.is_empty(), "{:?}", s.references);
+        assert!(s.logs.len() <= 1);
+        for log in &s.logs {
+            assert_eq!(log.fields.len(), 2, "{:?}", log.fields);
+        }
+    }
+    assert_eq!(spans.iter().filter(|s| s.logs.len() == 1).count(), 25);
+}
