@@ -82,7 +82,7 @@ fn exporter(c: &mut Criterion) {
 }
 
 /// Saturation: two producer threads create spans as fast as they can through the default
-/// queue (4096). Reports ns per span, and checks and prints the accounting (created =
+/// queue (16384). Reports ns per span, and checks and prints the accounting (created =
 /// delivered + counted drops). Peak memory: `benches/saturation.rs`.
 fn saturated(c: &mut Criterion) {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -1,4 +1,4 @@
-//! Saturation with two producer threads and the default queue (4096): every span accounted
+//! Saturation with two producer threads and the default queue (16384): every span accounted
 //! for, and the process's peak resident memory. A plain program (not criterion, whose own
 //! bookkeeping would dominate the memory figure).
 //!

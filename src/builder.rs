@@ -99,7 +99,7 @@ impl Default for Builder {
             agent_endpoint: "localhost:6831".to_owned(),
             sampler: Sampler::always(),
             process_tags: Vec::new(),
-            queue_capacity: 4096,
+            queue_capacity: 16384,
             max_packet_size: 65_000,
             flush_interval: Duration::from_secs(1),
             trace_id_128bit: true,
@@ -150,7 +150,7 @@ impl Builder {
     }
 
     /// Capacity of the queue between the application threads and the exporter thread; when
-    /// it is full, finished spans are dropped and counted. Defaults to 4096.
+    /// it is full, finished spans are dropped and counted. Defaults to 16384 (a slot is one pointer; the records themselves are allocated per span).
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = capacity;
         self

@@ -352,7 +352,7 @@ impl Results {
              - Settings changed from the defaults (README.md): tracing-opentelemetry with \
              `with_auto_split_batch(true)` (with the default, a 512-span batch over 65,000 bytes is \
              refused whole and almost nothing arrives) and OpenTelemetry's global error handler \
-             counting instead of printing; rustracing with a `bounded(4096)` span channel and a \
+             counting instead of printing; rustracing with a `bounded(16384)` span channel and a \
              reporting loop of at most 100 spans per datagram (rustracing has no loop of its own).\n\
              - fastrace counts no drops: in saturated runs, what overflowed the thread's channel waits in \
              that thread's deque until the thread sends again (the bracketed figure); in the 2-thread \

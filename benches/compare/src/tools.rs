@@ -169,7 +169,7 @@ impl Tool for Tracing {
 }
 
 fn ours(agent: SocketAddr) -> Tracing {
-    // Defaults (queue 4096, flush every 1 s, 65000-byte packets); only the endpoint is set.
+    // Defaults (queue 16384, flush every 1 s, 65000-byte packets); only the endpoint is set.
     let (layer, guard) = jaeger_layer::JaegerLayer::builder()
         .service_name("compare")
         .agent_endpoint(agent.to_string())
@@ -310,7 +310,7 @@ impl Tool for Fastrace {
 /// so the reporting loop (user code in rustracing) batches at most this many.
 const RUSTRACING_BATCH: usize = 100;
 /// The span channel: rustracing's docs recommend a bounded one (`Tracer::new` is unbounded).
-const RUSTRACING_CHANNEL: usize = 4096;
+const RUSTRACING_CHANNEL: usize = 16384;
 
 struct Rustracing {
     tracer: rustracing_jaeger::Tracer,
