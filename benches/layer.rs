@@ -1,6 +1,6 @@
 //! Per-span cost, as a ladder measured in one run (STYLE 22): no subscriber, the floor
-//! (`registry()` + a no-op layer), our layer unsampled, our layer sampled (exporter keeping
-//! up: flushed between timed bursts, untimed).
+//! (`registry()` + a no-op layer), the least a layer with per-span state costs, our layer
+//! unsampled, our layer sampled (exporter keeping up: flushed between timed bursts, untimed).
 //!
 //! Run: `cargo bench --bench layer`. Quote ratios against the floor, never absolute numbers.
 
@@ -17,6 +17,33 @@ use tracing_subscriber::Registry;
 
 struct NoopLayer;
 impl<S: tracing::Subscriber> Layer<S> for NoopLayer {}
+
+/// The least a layer with per-span state does: put a small value in each new span's
+/// extensions and take it out at close (two span look-ups, two extension locks, the
+/// extension's box; no clock read). Not a Jaeger client: the registry's own cost of per-span state, which
+/// every such layer (ours, tracing-opentelemetry) pays on top of the floor.
+struct StatefulLayer;
+struct Started(u64);
+impl<S> Layer<S> for StatefulLayer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        _: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Started(black_box(1)));
+        }
+    }
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(span) = ctx.span(&id) {
+            black_box(span.extensions_mut().remove::<Started>().map(|s| s.0));
+        }
+    }
+}
 
 const BURST: u64 = 1000;
 
@@ -70,6 +97,10 @@ fn ladder(c: &mut Criterion) {
     });
     group.bench_function("floor_registry_noop_layer", |b| {
         let dispatch = Dispatch::new(Registry::default().with(NoopLayer));
+        b.iter_custom(|iters| bursts(&dispatch, None, iters))
+    });
+    group.bench_function("stateful_layer_minimum", |b| {
+        let dispatch = Dispatch::new(Registry::default().with(StatefulLayer));
         b.iter_custom(|iters| bursts(&dispatch, None, iters))
     });
     group.bench_function("jaeger_unsampled", |b| {
