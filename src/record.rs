@@ -15,15 +15,23 @@ use crate::id::TraceId;
 use crate::span_data::{FinishedSpan, Tag, TagValue};
 use crate::span_logs::SpanLogs;
 
+// What a pooled record may keep, so the pool's memory stays small and bounded: with these
+// limits a cleared record holds at most about 6.5 KB (its own 0.4 KB, 32 tag slots, 16 log
+// slots, 8 strings of 256 bytes, 4 field vectors of 8 slots); anything larger is freed.
+// A typical record (a few tags, a few short strings) keeps well under 1 KB.
+
 /// Cleared strings kept per record (a span with more string values allocates the rest).
-const MAX_SPARE_STRINGS: usize = 16;
-/// Strings with more capacity than this are freed rather than kept.
-const MAX_SPARE_STRING_CAPACITY: usize = 1024;
-/// Cleared log-field vectors kept per record.
-const MAX_SPARE_FIELDS: usize = 16;
-/// Vectors (tags, logs, references, fields) with more capacity than this are freed rather
-/// than kept, so one huge span does not pin its memory in the pool.
-const MAX_SPARE_VEC_CAPACITY: usize = 64;
+const MAX_SPARE_STRINGS: usize = 8;
+/// Strings with more capacity than this are freed rather than kept (the default
+/// `max_tag_value_length` is 256).
+const MAX_SPARE_STRING_CAPACITY: usize = 256;
+/// Cleared log-field vectors kept per record, and the most slots each may have.
+const MAX_SPARE_FIELDS: usize = 4;
+const MAX_SPARE_FIELDS_CAPACITY: usize = 8;
+/// Tag, log and reference vectors with more slots than this are freed rather than kept, so
+/// one huge span does not pin its memory in the pool.
+const MAX_SPARE_VEC_CAPACITY: usize = 32;
+const MAX_SPARE_LOGS_CAPACITY: usize = 16;
 
 /// A sampled span being recorded, then finished.
 #[derive(Debug)]
@@ -74,11 +82,11 @@ impl Record {
             for tag in f.drain(..) {
                 keep_string(strings, tag.value);
             }
-            if fields.len() < MAX_SPARE_FIELDS && f.capacity() <= MAX_SPARE_VEC_CAPACITY {
+            if fields.len() < MAX_SPARE_FIELDS && f.capacity() <= MAX_SPARE_FIELDS_CAPACITY {
                 fields.push(f);
             }
         }
-        logs.reset(if kept_logs.capacity() <= MAX_SPARE_VEC_CAPACITY { kept_logs } else { Vec::new() });
+        logs.reset(if kept_logs.capacity() <= MAX_SPARE_LOGS_CAPACITY { kept_logs } else { Vec::new() });
         if span.tags.capacity() > MAX_SPARE_VEC_CAPACITY {
             span.tags = Vec::new();
         }
@@ -103,8 +111,9 @@ fn keep_string(strings: &mut Vec<String>, value: TagValue) {
     }
 }
 
-/// Records given back by the exporter, for the next sampled spans. Bounded: when it is
-/// empty a record is allocated, when it is full a returned record is freed.
+/// Records given back by the exporter, for the next sampled spans. Bounded (2048 records
+/// with the default queue, so at most ~13 MB in the worst case and typically ~1 MB): when it
+/// is empty a record is allocated, when it is full a returned record is freed.
 #[derive(Debug)]
 pub(crate) struct Pool {
     free: ArrayQueue<Box<Record>>,
@@ -154,6 +163,12 @@ mod tests {
         assert!(r.strings.iter().all(|s| s.is_empty() && s.capacity() >= 5));
         assert_eq!(r.fields.len(), 1);
         assert!(r.logs.logs.is_empty() && r.logs.logs.capacity() >= 1);
+    }
+
+    #[test]
+    fn a_record_is_small() {
+        // The bound on the pool's memory above assumes this.
+        assert!(std::mem::size_of::<Record>() <= 400, "{}", std::mem::size_of::<Record>());
     }
 
     #[test]

@@ -54,20 +54,26 @@ struct Progress {
     exited: bool,
 }
 
+/// Queue length at which a producer wakes the worker: a quarter of the queue, at most 1024
+/// spans. Early enough that a burst does not overflow while the worker wakes (the rest of a
+/// large queue absorbs the worker being descheduled), late enough that a steady trickle
+/// costs no wake-ups at all (one `unpark` per 1024 spans at most under load).
+fn wake_threshold(capacity: usize) -> usize {
+    (capacity / 4).clamp(1, 1024)
+}
+
 impl Shared {
     pub(crate) fn new(capacity: usize, counters: Arc<Counters>) -> Self {
         Shared {
             queue: ArrayQueue::new(capacity),
-            // As many as the worker drains at its early wake-up: enough to cover the records
+            // Twice what the worker drains at its early wake-up: enough to cover the records
             // in flight between two drains of a steady producer.
-            pool: Pool::new((capacity / 4).max(1)),
+            pool: Pool::new(2 * wake_threshold(capacity)),
             counters,
             clock: crate::clock::Clock::new(),
             worker: OnceCell::new(),
             wake_pending: AtomicBool::new(false),
-            // A quarter of the queue: early enough that a burst does not overflow while the
-            // worker wakes, late enough that a steady trickle costs no wake-ups at all.
-            wake_threshold: (capacity / 4).max(1),
+            wake_threshold: wake_threshold(capacity),
             shutdown: AtomicBool::new(false),
             flush_requested: AtomicU64::new(0),
             done: Mutex::new(Progress::default()),
