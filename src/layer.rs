@@ -21,8 +21,8 @@ use crate::context::SpanContext;
 use crate::export::Shared;
 use crate::fields::{LogVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor, SAMPLING_PRIORITY};
 use crate::id;
-use crate::sampler::{ActiveSampler, SamplerParam};
 use crate::record::Record;
+use crate::sampler::{ActiveSampler, SamplerParam};
 use crate::span_data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::stats::{incr, Origin};
 
