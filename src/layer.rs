@@ -207,7 +207,7 @@ impl JaegerLayer {
     }
 
     /// The parent's context, explicit or contextual, marking the parent observed.
-    fn parent<S>(attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> Parent
+    fn parent<S>(&self, attrs: &Attributes<'_>, ctx: &Context<'_, S>) -> Parent
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
@@ -219,6 +219,10 @@ impl JaegerLayer {
             None
         };
         let Some(parent) = parent else { return Parent::None };
+        // No span anywhere has state: the parent has none either, no need to lock it.
+        if self.inner.live_states.load(Ordering::Acquire) == 0 {
+            return Parent::Stateless;
+        }
         let mut ext = parent.extensions_mut();
         match ext.get_mut::<SpanState>() {
             Some(state) => {
@@ -245,7 +249,7 @@ where
         let inner = &*self.inner;
         let counters = &inner.shared.counters;
         let meta = attrs.metadata();
-        let parent = Self::parent(attrs, &ctx);
+        let parent = self.parent(attrs, &ctx);
         let local_root = matches!(parent, Parent::None);
 
         let mut decision = None;
@@ -369,6 +373,10 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         if !self.inner.enabled {
+            return;
+        }
+        // No span anywhere has state (all unsampled and unobserved): nothing to log into.
+        if self.inner.live_states.load(Ordering::Acquire) == 0 {
             return;
         }
         // Events outside any span, or in an unsampled one, cost one lookup and nothing else.
