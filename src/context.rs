@@ -178,7 +178,23 @@ impl SpanContext {
 /// ```
 impl std::fmt::Display for SpanContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{:016x}:{:016x}:{:x}", self.trace_id, self.span_id, self.parent_id, self.flags)
+        // `{trace}:{span:016x}:{parent:016x}:{flags:x}`, written without the formatting
+        // machinery (this is the `uber-trace-id` value, built on every inject).
+        let mut buf = [0u8; 32 + 1 + 16 + 1 + 16 + 1 + 2];
+        let mut trace = [0u8; 32];
+        let n = self.trace_id.write_hex(&mut trace);
+        buf[..n].copy_from_slice(&trace[..n]);
+        buf[n] = b':';
+        crate::id::hex16(self.span_id, &mut buf[n + 1..]);
+        buf[n + 17] = b':';
+        crate::id::hex16(self.parent_id, &mut buf[n + 18..]);
+        buf[n + 34] = b':';
+        let mut flags = [0u8; 16];
+        crate::id::hex16(u64::from(self.flags), &mut flags);
+        // `{:x}` of a byte: no leading zero, but "0" for zero.
+        let digits = if self.flags >= 0x10 { &flags[14..] } else { &flags[15..] };
+        buf[n + 35..n + 35 + digits.len()].copy_from_slice(digits);
+        f.pad(crate::id::hex_str(&buf[..n + 35 + digits.len()]))
     }
 }
 
@@ -197,5 +213,32 @@ impl std::str::FromStr for SpanContext {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         crate::propagation::parse_uber_trace_id(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::random_u64;
+
+    #[test]
+    fn display_is_the_uber_trace_id_form_and_parses_back() {
+        for i in 0..2_000u64 {
+            let high = if i % 2 == 0 { 0 } else { random_u64() };
+            let cx = SpanContext::new(
+                TraceId::new(high, random_u64()),
+                random_u64(),
+                random_u64() >> (i % 64),
+                i as u8,
+            );
+            let trace = if high == 0 {
+                format!("{:016x}", cx.trace_id.low)
+            } else {
+                format!("{high:016x}{:016x}", cx.trace_id.low)
+            };
+            let want = format!("{trace}:{:016x}:{:016x}:{:x}", cx.span_id, cx.parent_id, cx.flags);
+            assert_eq!(cx.to_string(), want);
+            assert_eq!(want.parse::<SpanContext>().unwrap(), cx);
+        }
     }
 }

@@ -44,12 +44,77 @@ impl TraceId {
 /// Lower-case hex, 16 digits when `high == 0`, else 32 (Jaeger's writer, facts §5.2).
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 32];
+        let len = self.write_hex(&mut buf);
+        f.pad(hex_str(&buf[..len]))
+    }
+}
+
+impl TraceId {
+    /// Writes the id as in `Display` into `out`, returning the length (16 or 32).
+    pub(crate) fn write_hex(&self, out: &mut [u8; 32]) -> usize {
         if self.high == 0 {
-            write!(f, "{:016x}", self.low)
+            hex16(self.low, &mut out[..16]);
+            16
         } else {
-            write!(f, "{:016x}{:016x}", self.high, self.low)
+            hex16(self.high, &mut out[..16]);
+            hex16(self.low, &mut out[16..]);
+            32
         }
     }
+}
+
+/// Writes `v` as 16 lower-case, zero-padded hex digits into `out[..16]` (`format!("{:016x}")`
+/// without the formatting machinery: ids are written on every inject).
+#[inline]
+pub(crate) fn hex16(v: u64, out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in out[..16].iter_mut().enumerate() {
+        *b = DIGITS[((v >> (60 - 4 * i)) & 0xf) as usize];
+    }
+}
+
+/// Bytes written by [`hex16`] as a `str`.
+#[inline]
+pub(crate) fn hex_str(bytes: &[u8]) -> &str {
+    // Only ASCII hex digits are ever written; the fallback is unreachable in practice.
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Hex digit values by byte; 0xff for bytes that are not hex digits.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Parses 1 to `max` (at most 16) hex digits, either case; `None` for anything else (no
+/// sign, no prefix, no blanks, the empty string). A table look-up per digit: random ids mix
+/// digits and letters, on which a `match` mispredicts.
+#[inline]
+pub(crate) fn parse_hex_u64(s: &str, max: usize) -> Option<u64> {
+    if s.is_empty() || s.len() > max.min(16) {
+        return None;
+    }
+    let mut v = 0u64;
+    let mut bad = 0u8;
+    for &b in s.as_bytes() {
+        let d = HEX_VALUE[b as usize];
+        bad |= d;
+        v = (v << 4) | u64::from(d & 0xf);
+    }
+    // Every valid digit is < 0x10, so any 0xff sets the high bits.
+    (bad < 0x10).then_some(v)
 }
 
 impl fmt::Debug for TraceId {
@@ -179,5 +244,28 @@ mod tests {
         assert_ne!(wide.high, 0);
         assert_eq!(TraceId::new(0, 0x1f).to_string(), "000000000000001f");
         assert!(!TraceId::default().is_valid());
+    }
+
+    #[test]
+    fn hex_writer_and_parser_agree_with_std() {
+        let mut values = vec![0, 1, 0xf, 0x10, u64::MAX, 1 << 63];
+        values.extend((0..2_000).map(|i| random_u64() >> (i % 64)));
+        for v in values {
+            let mut out = [0u8; 16];
+            hex16(v, &mut out);
+            let text = hex_str(&out);
+            assert_eq!(text, format!("{v:016x}"));
+            assert_eq!(parse_hex_u64(text, 16), Some(v));
+            let upper = format!("{v:X}");
+            assert_eq!(parse_hex_u64(&upper, 16), Some(v), "{upper}");
+            assert_eq!(parse_hex_u64(&upper, upper.len() - 1), None, "longer than max");
+            let t = TraceId::new(v, v.rotate_left(7));
+            let want = if v == 0 { format!("{:016x}", t.low) } else { format!("{v:016x}{:016x}", t.low) };
+            assert_eq!(t.to_string(), want);
+        }
+        for bad in ["", "+1", "-1", "0x1", " 1", "1 ", "1_0", "g", "é", "10000000000000000"] {
+            assert_eq!(parse_hex_u64(bad, 16), None, "{bad:?}");
+        }
+        assert_eq!(format!("{:>18}", TraceId::new(0, 1)), "  0000000000000001", "padding is honoured");
     }
 }

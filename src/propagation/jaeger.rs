@@ -13,19 +13,12 @@ pub(crate) const BAGGAGE_PREFIX: &str = "uberctx-";
 pub(crate) const BAGGAGE_HEADER: &str = "jaeger-baggage";
 pub(crate) const DEBUG_ID_HEADER: &str = "jaeger-debug-id";
 
-/// Parses 1..=`max` hex digits of either case into a u64. Checking the digits ourselves
-/// keeps out what `from_str_radix` would let through (a leading `+`); `max <= 16` rules out
-/// overflow.
-pub(crate) fn hex_u64(s: &str, max: usize) -> Option<u64> {
-    if s.is_empty() || s.len() > max || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u64::from_str_radix(s, 16).ok()
-}
+/// Parses 1..=`max` (≤ 16) hex digits of either case into a u64.
+pub(crate) use crate::id::parse_hex_u64 as hex_u64;
 
 /// A trace id of 1–32 hex digits: the last 16 are the low half, the rest the high half.
 pub(crate) fn hex_trace_id(s: &str) -> Option<TraceId> {
-    if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if s.is_empty() || s.len() > 32 {
         return None;
     }
     // All bytes are ASCII, so any index is a char boundary.
