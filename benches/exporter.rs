@@ -1,22 +1,28 @@
 //! End-to-end exporter throughput: one exporter thread draining the queue, encoding and
 //! writing datagrams to a real loopback UDP socket, for workload a) (root span, 3 fields).
 //!
-//! Each iteration queues 50 000 finished spans while the exporter sleeps (the queue is large
-//! enough that no wake-up threshold is crossed), then times `flush()`: drain + encode + send,
-//! on one thread. A sink thread counts the datagrams so a loss on the way would show.
+//! Each iteration queues 2 000 finished spans while the exporter sleeps (its early wake-up
+//! is switched off with a hidden builder knob), then times `flush()`: drain + encode + send,
+//! on one thread. A sink thread decodes every datagram and counts its spans, so a loss or a
+//! malformed batch on the way would show.
 //! Run: `cargo bench --bench exporter`; criterion prints spans/s (elements/s).
 
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use jaeger_layer::receiver::decode_datagram;
 use jaeger_layer::{JaegerLayer, Sampler};
 use tracing::Dispatch;
 use tracing_subscriber::prelude::*;
 
-const SPANS: u64 = 50_000;
+/// Spans per timed flush: what the exporter takes per early wake-up (1024) twice over, so
+/// that its records all go back to the recycling pool (2048) as they do in steady state.
+const SPANS: u64 = 2_000;
+/// Spans per producer thread per iteration in the saturated bench.
+const SATURATING_SPANS: u64 = 50_000;
 
 fn exporter(c: &mut Criterion) {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -25,21 +31,37 @@ fn exporter(c: &mut Criterion) {
     let _ = socket2::SockRef::from(&sink).set_recv_buffer_size(32 << 20);
     let endpoint = sink.local_addr().unwrap().to_string();
     let datagrams = Arc::new(AtomicU64::new(0));
-    let counted = datagrams.clone();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 65_536];
-        loop {
-            if sink.recv(&mut buf).is_ok() {
-                counted.fetch_add(1, Ordering::Relaxed);
+    // While timing, the sink only counts datagrams (decoding would take a core from the
+    // exporter on 2 cores); for the final, untimed check it decodes each one and counts spans.
+    let decode = Arc::new(AtomicBool::new(false));
+    let decoded_spans = Arc::new(AtomicU64::new(0));
+    let decode_errors = Arc::new(AtomicU64::new(0));
+    {
+        let (counted, decode, decoded_spans, decode_errors) =
+            (datagrams.clone(), decode.clone(), decoded_spans.clone(), decode_errors.clone());
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                if let Ok(n) = sink.recv(&mut buf) {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    if decode.load(Ordering::Acquire) {
+                        match decode_datagram(&buf[..n]) {
+                            Ok(batch) => decoded_spans.fetch_add(batch.spans.len() as u64, Ordering::Relaxed),
+                            Err(_) => decode_errors.fetch_add(1, Ordering::Relaxed),
+                        };
+                    }
+                }
             }
-        }
-    });
+        });
+    }
     let (layer, guard) = JaegerLayer::builder()
         .service_name("bench")
         .agent_endpoint(endpoint)
         .sampler(Sampler::always())
-        // 4 × SPANS: a quarter of it (the wake-up threshold) is never reached while queuing.
-        .queue_capacity(4 * SPANS as usize)
+        // Room for an iteration, and no early wake-up while queuing: the exporter sleeps until
+        // `flush()`, which then times it alone.
+        .queue_capacity(2 * SPANS as usize)
+        .__wake_threshold(usize::MAX)
         .flush_interval(Duration::from_secs(3600))
         .build()
         .unwrap();
@@ -79,6 +101,28 @@ fn exporter(c: &mut Criterion) {
         s.packets_sent,
         datagrams.load(Ordering::Relaxed)
     );
+    // One more round, untimed, decoded at the sink: every span arrives, well formed.
+    decode.store(true, Ordering::Release);
+    let before = guard.stats().packets_sent;
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..SPANS {
+            let span = tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
+            let _g = span.enter();
+        }
+    });
+    guard.flush(Duration::from_secs(60)).unwrap();
+    let sent = guard.stats().packets_sent;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while decoded_spans.load(Ordering::Relaxed) < SPANS && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let decoded = decoded_spans.load(Ordering::Relaxed);
+    println!(
+        "check round: {SPANS} spans in {} datagrams, the sink decoded {decoded} spans ({} decode errors)",
+        sent - before,
+        decode_errors.load(Ordering::Relaxed)
+    );
+    assert_eq!((decoded, decode_errors.load(Ordering::Relaxed)), (SPANS, 0));
 }
 
 /// Saturation: two producer threads create spans as fast as they can through the default
@@ -92,7 +136,7 @@ fn saturated(c: &mut Criterion) {
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     let mut group = c.benchmark_group("saturated");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(2 * SPANS));
+    group.throughput(Throughput::Elements(2 * SATURATING_SPANS));
     group.bench_function("two_producers_default_queue", |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
@@ -102,7 +146,7 @@ fn saturated(c: &mut Criterion) {
                         let dispatch = dispatch.clone();
                         scope.spawn(move || {
                             tracing::dispatcher::with_default(&dispatch, || {
-                                for i in 0..SPANS {
+                                for i in 0..SATURATING_SPANS {
                                     let span = tracing::info_span!(
                                         "checkout",
                                         order = i as i64,

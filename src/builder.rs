@@ -40,6 +40,8 @@ pub struct Builder {
     sampler: Sampler,
     process_tags: Vec<Tag>,
     queue_capacity: usize,
+    /// Benchmarks only (`__wake_threshold`): queue length at which producers wake the worker.
+    wake_threshold: Option<usize>,
     max_packet_size: usize,
     flush_interval: Duration,
     trace_id_128bit: bool,
@@ -100,6 +102,7 @@ impl Default for Builder {
             sampler: Sampler::always(),
             process_tags: Vec::new(),
             queue_capacity: 16384,
+            wake_threshold: None,
             max_packet_size: 65_000,
             flush_interval: Duration::from_secs(1),
             trace_id_128bit: true,
@@ -153,6 +156,16 @@ impl Builder {
     /// it is full, finished spans are dropped and counted. Defaults to 16384 (a slot is one pointer; the records themselves are allocated per span).
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = capacity;
+        self
+    }
+
+    /// Not part of the supported API (benchmarks): the queue length at which a producer wakes
+    /// the exporter before its flush interval. Defaults to a quarter of the queue, at most
+    /// 1024. `benches/exporter.rs` raises it so that spans queue up while the exporter sleeps
+    /// and `flush()` times the exporter alone.
+    #[doc(hidden)]
+    pub fn __wake_threshold(mut self, spans: usize) -> Self {
+        self.wake_threshold = Some(spans.max(1));
         self
     }
 
@@ -366,7 +379,7 @@ impl Builder {
             return Err(Error::invalid("flush_interval", "0s", "must be positive"));
         }
         let counters = Arc::new(Counters::default());
-        let shared = Arc::new(Shared::new(self.queue_capacity, counters.clone()));
+        let shared = Arc::new(Shared::new(self.queue_capacity, self.wake_threshold, counters.clone()));
         if !self.enabled {
             let inner = self.inner(shared.clone(), Sampler::never().start("", counters)?);
             return Ok((JaegerLayer::from_inner(Arc::new(inner)), ExporterGuard::disabled(shared)));

@@ -54,6 +54,9 @@ struct Progress {
     exited: bool,
 }
 
+/// The most records the pool keeps (see [`crate::record`] for the bytes per record).
+const MAX_POOLED_RECORDS: usize = 2048;
+
 /// Queue length at which a producer wakes the worker: a quarter of the queue, at most 1024
 /// spans. Early enough that a burst does not overflow while the worker wakes (the rest of a
 /// large queue absorbs the worker being descheduled), late enough that a steady trickle
@@ -63,17 +66,19 @@ fn wake_threshold(capacity: usize) -> usize {
 }
 
 impl Shared {
-    pub(crate) fn new(capacity: usize, counters: Arc<Counters>) -> Self {
+    /// `wake_threshold`: `None` for the default, [`wake_threshold`].
+    pub(crate) fn new(capacity: usize, wake_threshold: Option<usize>, counters: Arc<Counters>) -> Self {
+        let wake = wake_threshold.unwrap_or_else(|| self::wake_threshold(capacity));
         Shared {
             queue: ArrayQueue::new(capacity),
             // Twice what the worker drains at its early wake-up: enough to cover the records
-            // in flight between two drains of a steady producer.
-            pool: Pool::new(2 * wake_threshold(capacity)),
+            // in flight between two drains of a steady producer (at most 2048 records).
+            pool: Pool::new((2 * wake).min(MAX_POOLED_RECORDS)),
             counters,
             clock: crate::clock::Clock::new(),
             worker: OnceCell::new(),
             wake_pending: AtomicBool::new(false),
-            wake_threshold: wake_threshold(capacity),
+            wake_threshold: wake,
             shutdown: AtomicBool::new(false),
             flush_requested: AtomicU64::new(0),
             done: Mutex::new(Progress::default()),
