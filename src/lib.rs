@@ -30,13 +30,14 @@
 //!  application threads                                     exporter thread
 //!  ───────────────────                                     ───────────────
 //!  on_new_span ── sampling decision (roots only) ─┐
-//!     │  sampled: ids + tags in the span's        │
-//!     │  extensions; unsampled: nothing at all    │
+//!     │  sampled: ids in the span's extensions,   │
+//!     │  tags in a record from the pool;          │
+//!     │  unsampled: nothing at all                │
 //!  on_record / on_event ── tags, logs             │
-//!  on_close ── FinishedSpan ──► ArrayQueue ───────┼──► drain ─► Thrift encode ─► UDP agent
+//!  on_close ── Box<record> ──► ArrayQueue ────────┼──► drain ─► Thrift encode ─► UDP agent
 //!              (full: drop + count, never block)  │    (batches that fit max_packet_size,
-//!                                                 │     seqNo, ClientStats, every interval,
-//!                                                 │     on flush(), on guard drop)
+//!                      ◄── pool ◄─────────────────┤     seqNo, ClientStats, every interval,
+//!                   (records cleared, buffers kept)     on flush(), on guard drop)
 //! ```
 //!
 //! # Mapping
