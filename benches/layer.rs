@@ -6,17 +6,17 @@
 
 use std::hint::black_box;
 use std::net::UdpSocket;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use jaeger_layer::{ExporterGuard, JaegerLayer, Sampler};
+use jaeger_layer::{ExporterGuard, Sampler};
 use tracing::Dispatch;
 use tracing_subscriber::layer::Layer;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::Registry;
 
-struct NoopLayer;
-impl<S: tracing::Subscriber> Layer<S> for NoopLayer {}
+mod support;
+use support::{ours, timed_bursts, NoopLayer};
 
 /// The least a layer with per-span state does: put a small value in each new span's
 /// extensions and take it out at close (two span look-ups, two extension locks, the
@@ -55,36 +55,10 @@ fn root_span_3_fields(i: u64) {
     black_box(&span);
 }
 
-fn ours(sampler: Sampler, sink: &UdpSocket) -> (Dispatch, ExporterGuard) {
-    let (layer, guard) = JaegerLayer::builder()
-        .service_name("bench")
-        .agent_endpoint(sink.local_addr().unwrap().to_string())
-        .sampler(sampler)
-        .build()
-        .unwrap();
-    (Dispatch::new(Registry::default().with(layer)), guard)
-}
-
 /// Times `iters` spans in bursts, flushing (untimed) between bursts so the queue never
 /// overflows: the cost measured is the application thread's, with the exporter keeping up.
 fn bursts(dispatch: &Dispatch, guard: Option<&ExporterGuard>, iters: u64) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut done = 0;
-    tracing::dispatcher::with_default(dispatch, || {
-        while done < iters {
-            let n = BURST.min(iters - done);
-            let start = Instant::now();
-            for i in 0..n {
-                root_span_3_fields(i);
-            }
-            total += start.elapsed();
-            done += n;
-            if let Some(g) = guard {
-                let _ = g.flush(Duration::from_secs(5));
-            }
-        }
-    });
-    total
+    timed_bursts(dispatch, guard, iters, BURST, |_, n| (0..n).for_each(root_span_3_fields))
 }
 
 fn ladder(c: &mut Criterion) {

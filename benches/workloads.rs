@@ -22,17 +22,14 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::UdpSocket;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use jaeger_layer::{ExporterGuard, JaegerLayer, JaegerSpanExt, Sampler};
+use jaeger_layer::{ExporterGuard, JaegerSpanExt, Sampler};
 use tracing::Dispatch;
-use tracing_subscriber::layer::Layer;
-use tracing_subscriber::prelude::*;
-use tracing_subscriber::Registry;
 
-struct NoopLayer;
-impl<S: tracing::Subscriber> Layer<S> for NoopLayer {}
+mod support;
+use support::{assert_kept_up, floor, ours, timed_bursts};
 
 /// Spans (or span-equivalents) per timed burst; the exporter is flushed between bursts.
 const BURST: u64 = 1000;
@@ -40,26 +37,6 @@ const CHILDREN: u64 = 10;
 const SPANS_PER_TREE: u32 = 1 + CHILDREN as u32;
 /// Whole trees per burst, so that a burst stays within `BURST` spans.
 const TREES_PER_BURST: u64 = BURST / SPANS_PER_TREE as u64;
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn ours(sampler: Sampler, sink: &UdpSocket) -> (Dispatch, ExporterGuard) {
-    let (layer, guard) = JaegerLayer::builder()
-        .service_name("bench")
-        .agent_endpoint(sink.local_addr().unwrap().to_string())
-        .sampler(sampler)
-        .build()
-        .unwrap();
-    (Dispatch::new(Registry::default().with(layer)), guard)
-}
-
-fn floor() -> Dispatch {
-    Dispatch::new(Registry::default().with(NoopLayer))
-}
-
-fn assert_kept_up(guard: &ExporterGuard) {
-    let s = guard.stats();
-    assert_eq!(s.spans_dropped_queue_full, 0, "the exporter must keep up in this bench");
-}
 
 // === b) a root span and 10 children ===
 
@@ -78,23 +55,7 @@ fn tree(i: u64) {
 /// Times `iters` trees in bursts, flushing (untimed) between bursts when `flush` is given;
 /// returns the time per span times `iters`, so criterion reports the time per span.
 fn tree_bursts(dispatch: &Dispatch, flush: Option<&ExporterGuard>, iters: u64) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut done = 0;
-    tracing::dispatcher::with_default(dispatch, || {
-        while done < iters {
-            let n = TREES_PER_BURST.min(iters - done);
-            let start = Instant::now();
-            for i in 0..n {
-                tree(i);
-            }
-            total += start.elapsed();
-            done += n;
-            if let Some(g) = flush {
-                let _ = g.flush(FLUSH_TIMEOUT);
-            }
-        }
-    });
-    total / SPANS_PER_TREE
+    timed_bursts(dispatch, flush, iters, TREES_PER_BURST, |_, n| (0..n).for_each(tree)) / SPANS_PER_TREE
 }
 
 fn tree_group(c: &mut Criterion, sink: &UdpSocket) {
@@ -145,27 +106,15 @@ fn async_bursts(
     flush: Option<&ExporterGuard>,
     iters: u64,
 ) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut done = 0;
     // `block_on` of a current-thread runtime polls on this thread, so the thread's default
     // dispatcher is the one the spans see.
-    tracing::dispatcher::with_default(dispatch, || {
-        while done < iters {
-            let n = BURST.min(iters - done);
-            let start = Instant::now();
-            rt.block_on(async {
-                for i in 0..n {
-                    black_box(handler(i).await);
-                }
-            });
-            total += start.elapsed();
-            done += n;
-            if let Some(g) = flush {
-                let _ = g.flush(FLUSH_TIMEOUT);
+    timed_bursts(dispatch, flush, iters, BURST, |_, n| {
+        rt.block_on(async {
+            for i in 0..n {
+                black_box(handler(i).await);
             }
-        }
-    });
-    total
+        })
+    })
 }
 
 fn current_thread() -> tokio::runtime::Runtime {
@@ -215,22 +164,10 @@ fn client_server(i: u64, headers: &mut HashMap<String, String>, propagate: bool)
 
 fn propagation_bursts(dispatch: &Dispatch, guard: &ExporterGuard, propagate: bool, iters: u64) -> Duration {
     let mut headers = HashMap::new();
-    let mut total = Duration::ZERO;
-    let mut done = 0;
-    tracing::dispatcher::with_default(dispatch, || {
-        while done < iters {
-            // Two spans per pair.
-            let n = (BURST / 2).min(iters - done);
-            let start = Instant::now();
-            for i in 0..n {
-                client_server(i, &mut headers, propagate);
-            }
-            total += start.elapsed();
-            done += n;
-            let _ = guard.flush(FLUSH_TIMEOUT);
-        }
-    });
-    total
+    // Two spans per pair.
+    timed_bursts(dispatch, Some(guard), iters, BURST / 2, |_, n| {
+        (0..n).for_each(|i| client_server(i, &mut headers, propagate))
+    })
 }
 
 /// Checks, untimed, that the propagated pair really ends up in one trace.
