@@ -446,7 +446,6 @@ impl Builder {
     fn inner(self, shared: Arc<Shared>, sampler: ActiveSampler) -> Inner {
         Inner {
             enabled: self.enabled,
-            live_states: std::sync::atomic::AtomicUsize::new(0),
             shared,
             sampler,
             trace_id_128bit: self.trace_id_128bit,

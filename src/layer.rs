@@ -8,7 +8,7 @@
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tracing_core::span::{self, Attributes};
@@ -40,9 +40,6 @@ pub struct JaegerLayer {
 pub(crate) struct Inner {
     /// `false` for a disabled layer (`JAEGER_DISABLED`): every callback returns at once.
     pub(crate) enabled: bool,
-    /// Spans that have a `SpanState` and have not closed yet. At 0, `on_close` has nothing to
-    /// look up (increments happen before the state is inserted, so a close always sees them).
-    pub(crate) live_states: AtomicUsize,
     pub(crate) shared: Arc<Shared>,
     pub(crate) sampler: ActiveSampler,
     pub(crate) trace_id_128bit: bool,
@@ -132,7 +129,7 @@ where
         let mut ext = s.extensions_mut();
         // Another thread may have materialized it meanwhile: keep the first one.
         if ext.get_mut::<SpanState>().is_none() {
-            inner.live_states.fetch_add(1, Ordering::AcqRel);
+            inner.shared.live_states.fetch_add(1, Ordering::AcqRel);
             ext.insert(SpanState {
                 cx,
                 frozen: i != last,
@@ -220,7 +217,7 @@ impl JaegerLayer {
         };
         let Some(parent) = parent else { return Parent::None };
         // No span anywhere has state: the parent has none either, no need to lock it.
-        if self.inner.live_states.load(Ordering::Acquire) == 0 {
+        if self.inner.shared.live_states.load(Ordering::Acquire) == 0 {
             return Parent::Stateless;
         }
         let mut ext = parent.extensions_mut();
@@ -320,7 +317,7 @@ where
         let origin = if local_root { Origin::Root } else { Origin::Child };
         let state = SpanState { cx, frozen: false, origin, start_us, name: meta.name(), rec };
         if let Some(span) = ctx.span(id) {
-            inner.live_states.fetch_add(1, Ordering::AcqRel);
+            inner.shared.live_states.fetch_add(1, Ordering::AcqRel);
             span.extensions_mut().insert(state);
         }
     }
@@ -376,7 +373,7 @@ where
             return;
         }
         // No span anywhere has state (all unsampled and unobserved): nothing to log into.
-        if self.inner.live_states.load(Ordering::Acquire) == 0 {
+        if self.inner.shared.live_states.load(Ordering::Acquire) == 0 {
             return;
         }
         // Events outside any span, or in an unsampled one, cost one lookup and nothing else.
@@ -409,7 +406,7 @@ where
         }
         // No span has state (everything alive is unsampled and unobserved): nothing to look
         // up. This keeps closing an unsampled span nearly free in lightly sampled services.
-        if self.inner.live_states.load(Ordering::Acquire) == 0 {
+        if self.inner.shared.live_states.load(Ordering::Acquire) == 0 {
             return;
         }
         let Some(span) = ctx.span(&id) else { return };
@@ -418,8 +415,12 @@ where
         let (trace_id, span_id, parent_id, flags, start_us, mut rec, debug_id) = {
             let mut ext = span.extensions_mut();
             let Some(state) = ext.get_mut::<SpanState>() else { return };
-            self.inner.live_states.fetch_sub(1, Ordering::AcqRel);
-            let Some(rec) = state.rec.take() else { return };
+            let Some(rec) = state.rec.take() else {
+                self.inner.shared.live_states.fetch_sub(1, Ordering::AcqRel);
+                return;
+            };
+            // A sampled span's count is released by whoever takes its record: the exporter
+            // (one subtraction per drain, not one atomic per span here) or a refused push.
             let cx = &mut state.cx;
             (cx.trace_id, cx.span_id, cx.parent_id, cx.flags, state.start_us, rec, cx.debug_id.take())
         };

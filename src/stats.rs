@@ -79,13 +79,12 @@ pub struct Stats {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     // Touched by application threads on every span: exactly one of these four per span
-    // started (`spans_started_*` are derived from them), plus `spans_finished` per sampled
-    // span, so the hot path pays one or two atomic additions.
+    // started (`spans_started_*` are derived from them), so the hot path pays one atomic
+    // addition. Finished spans are not counted there: see `spans_taken`.
     pub(crate) traces_started_sampled: CachePadded<AtomicU64>,
     pub(crate) traces_started_unsampled: CachePadded<AtomicU64>,
     pub(crate) children_started_sampled: CachePadded<AtomicU64>,
     pub(crate) children_started_unsampled: CachePadded<AtomicU64>,
-    pub(crate) spans_finished: CachePadded<AtomicU64>,
     // Touched rarely.
     pub(crate) traces_joined_sampled: AtomicU64,
     pub(crate) traces_joined_unsampled: AtomicU64,
@@ -99,6 +98,10 @@ pub(crate) struct Counters {
     pub(crate) sampler_updates_ok: AtomicU64,
     pub(crate) sampler_updates_err: AtomicU64,
     // Written by the exporter thread only.
+    /// Finished spans the exporter took off the queue. `Stats::spans_finished` is this plus
+    /// the queue's length plus the spans dropped at a full queue: every finished sampled
+    /// span is in exactly one of those places.
+    pub(crate) spans_taken: AtomicU64,
     pub(crate) spans_exported: CachePadded<AtomicU64>,
     pub(crate) spans_dropped_too_large: AtomicU64,
     pub(crate) spans_failed: AtomicU64,
@@ -139,10 +142,14 @@ impl Counters {
         let too_large = g(&self.spans_dropped_too_large);
         let failed = g(&self.spans_failed);
         let full = g(&self.spans_dropped_queue_full);
-        let finished = g(&self.spans_finished);
+        // Like every snapshot taken while spans move, exact once producers and the exporter
+        // are quiet (a span taken between the two reads would be counted twice).
+        let in_queue = queue.len() as u64;
+        let finished = g(&self.spans_taken) + in_queue + full;
         // Counted from where the spans are, not derived from the other counters, so the
-        // identity in the type's docs is a real check (exact once producers are quiet).
-        let queued = queue.len() as u64 + g(&self.spans_in_batch);
+        // identity in the type's docs checks the exporter's accounting of every span it took
+        // (exact once producers are quiet).
+        let queued = in_queue + g(&self.spans_in_batch);
         Stats {
             traces_started_sampled: g(&self.traces_started_sampled),
             traces_started_unsampled: g(&self.traces_started_unsampled),

@@ -6,7 +6,7 @@ pub mod bench;
 mod guard;
 mod worker;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::Thread;
 
@@ -27,6 +27,11 @@ pub(crate) struct Shared {
     pub(crate) queue: ArrayQueue<Box<Record>>,
     /// Records the exporter has sent, cleared, for the next sampled spans.
     pub(crate) pool: Pool,
+    /// Spans that have a `SpanState` (or a record on its way to the exporter). At 0, no span
+    /// anywhere has state, so `on_close` and `on_event` have nothing to look up. Incremented
+    /// before a state is inserted; released when the state closes without a record, when a
+    /// push is refused, or by the exporter for the records it takes (once per drain).
+    pub(crate) live_states: AtomicUsize,
     pub(crate) counters: Arc<Counters>,
     /// Span and log timestamps; recalibrated by the exporter thread.
     pub(crate) clock: crate::clock::Clock,
@@ -74,6 +79,7 @@ impl Shared {
             // Twice what the worker drains at its early wake-up: enough to cover the records
             // in flight between two drains of a steady producer (at most 2048 records).
             pool: Pool::new((2 * wake).min(MAX_POOLED_RECORDS)),
+            live_states: AtomicUsize::new(0),
             counters,
             clock: crate::clock::Clock::new(),
             worker: OnceCell::new(),
@@ -91,8 +97,8 @@ impl Shared {
     /// counts it. Called on application threads (hot path).
     #[inline]
     pub(crate) fn push(&self, span: Box<Record>) {
-        incr(&self.counters.spans_finished);
         if self.queue.push(span).is_err() {
+            self.live_states.fetch_sub(1, Ordering::AcqRel);
             incr(&self.counters.spans_dropped_queue_full);
             if !self.warned_full.swap(true, Ordering::Relaxed) {
                 // Once, on stderr: going through `tracing` here could recurse into the layer.

@@ -10,6 +10,7 @@ use super::batch::{Batcher, WireFormat};
 use super::Shared;
 use crate::error::Error;
 use crate::span_data::Process;
+use crate::stats::add;
 use crate::transport::Transport;
 
 /// Everything the worker needs, moved into its thread.
@@ -77,8 +78,10 @@ fn run(shared: &Shared, config: WorkerConfig) {
         // At most one queue's worth: what was queued when the request was read is covered
         // (FIFO, and the queue never holds more), and producers that never pause cannot keep
         // the worker from answering a flush or sending its open batch.
+        let mut taken = 0;
         for _ in 0..shared.queue.capacity() {
             let Some(record) = shared.queue.pop() else { break };
+            taken += 1;
             let span = &record.span;
             // The implied tags (sampler, metadata, error) and CHILD_OF reference are written
             // by the encoder straight from the span's fields: nothing is built here.
@@ -90,6 +93,10 @@ fn run(shared: &Shared, config: WorkerConfig) {
             }
             batcher.push(span, &mut send);
             shared.pool.give(record);
+        }
+        if taken > 0 {
+            add(&shared.counters.spans_taken, taken as u64);
+            shared.live_states.fetch_sub(taken, Ordering::AcqRel);
         }
         if requested != flushed_gen || stopping || last_flush.elapsed() >= flush_interval {
             batcher.flush(&mut send);
