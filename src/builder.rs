@@ -437,6 +437,7 @@ impl Builder {
                 flush_interval: self.flush_interval,
                 transport,
                 log_spans: self.log_spans,
+                max_logs_per_span: self.max_logs_per_span,
             },
         )?;
         let inner = self.inner(shared.clone(), sampler);

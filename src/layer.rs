@@ -426,7 +426,7 @@ where
         };
         let inner = &*self.inner;
         let end_us = inner.shared.clock.now_us();
-        let logs = rec.logs.finish(inner.max_logs_per_span);
+        // The logs stay in the record's ring: the exporter puts them in order.
         let data = &mut rec.span;
         if let Some(debug_id) = debug_id {
             data.tags.push(Tag::new("jaeger-debug-id", debug_id));
@@ -437,7 +437,6 @@ where
         data.flags = flags;
         data.start_us = start_us;
         data.duration_us = (end_us - start_us).max(0);
-        data.logs = logs;
         data.metadata = inner.metadata_tags.then(|| span.metadata());
         inner.shared.push(rec);
     }

@@ -38,7 +38,8 @@ const MAX_SPARE_LOGS_CAPACITY: usize = 16;
 pub(crate) struct Record {
     /// What the exporter encodes. Its ids and times are written at close.
     pub(crate) span: FinishedSpan,
-    /// The logs while the span is open (bounded by `max_logs_per_span`).
+    /// The logs while the span is open (bounded by `max_logs_per_span`); moved into
+    /// `span.logs`, in time order, by the exporter.
     pub(crate) logs: SpanLogs,
     /// Cleared strings for string values.
     pub(crate) strings: Vec<String>,
@@ -132,6 +133,9 @@ impl Pool {
 
     /// Clears a record and keeps it (exporter thread).
     pub(crate) fn give(&self, mut record: Box<Record>) {
+        if self.free.is_full() {
+            return; // Freed as it is: no point clearing what nobody will reuse.
+        }
         record.clear();
         let _ = self.free.push(record);
     }

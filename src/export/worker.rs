@@ -23,6 +23,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) transport: Box<dyn Transport>,
     /// Print each span's context on stderr (Jaeger's logging reporter).
     pub(crate) log_spans: bool,
+    /// The span-log limit, applied here when a record's logs are put in time order.
+    pub(crate) max_logs_per_span: usize,
 }
 
 /// Spawns the named exporter thread. Failing to spawn is an error, not a panic.
@@ -50,6 +52,7 @@ fn run(shared: &Shared, config: WorkerConfig) {
         flush_interval,
         mut transport,
         log_spans,
+        max_logs_per_span,
     } = config;
     let mut batcher =
         Batcher::new(format, process, max_packet_size, max_spans_per_batch, shared.counters.clone());
@@ -80,8 +83,10 @@ fn run(shared: &Shared, config: WorkerConfig) {
         // the worker from answering a flush or sending its open batch.
         let mut taken = 0;
         for _ in 0..shared.queue.capacity() {
-            let Some(record) = shared.queue.pop() else { break };
+            let Some(mut record) = shared.queue.pop() else { break };
             taken += 1;
+            // The log ring is put in time order here, not on the application thread.
+            record.span.logs = record.logs.finish(max_logs_per_span);
             let span = &record.span;
             // The implied tags (sampler, metadata, error) and CHILD_OF reference are written
             // by the encoder straight from the span's fields: nothing is built here.
