@@ -158,6 +158,7 @@ mod span_data;
 mod span_ext;
 mod span_logs;
 mod stats;
+mod sync;
 mod thrift;
 mod transport;
 
@@ -169,7 +170,7 @@ pub mod testing;
 pub use builder::{AgentProtocol, Builder};
 pub use context::{Baggage, SpanContext};
 pub use error::Error;
-pub use export::ExporterGuard;
+pub use export::{ExporterGuard, StatsHandle};
 pub use id::TraceId;
 pub use layer::JaegerLayer;
 pub use propagation::{extract, ExtractError, ExtractErrorKind, Extractor, Injector, Propagator};

@@ -1,6 +1,7 @@
 //! (feature `metrics`) The layer's [`Stats`] through the `metrics` facade, under the names the
-//! Jaeger clients use with Prometheus (facts §8: namespace `jaeger_tracer`, counters with a
-//! `_total` suffix, tags as labels).
+//! Jaeger clients use with Prometheus (jaeger-client-go `metrics.go` through jaeger-lib's
+//! Prometheus factory: namespace `jaeger_tracer`, counters with a `_total` suffix, tags as
+//! labels).
 //!
 //! [`Stats`] holds cumulative totals; [`publish`] turns the difference between two snapshots
 //! into counter increments, so that whoever calls it periodically (the exporter thread, say)
@@ -17,11 +18,15 @@ type Labels = &'static [(&'static str, &'static str)];
 /// Every counter: name, labels, and the [`Stats`] field(s) it follows.
 const COUNTERS: &[(&str, Labels, Get)] = &[
     ("jaeger_tracer_reporter_spans_total", &[("result", "ok")], |s| s.spans_exported),
-    // Go counts too-large spans as `err` with emit failures (facts §1.3, §8).
+    // Go counts too-large spans as `err` with emit failures (`transport_udp.go`, `reporter.go`).
     ("jaeger_tracer_reporter_spans_total", &[("result", "err")], |s| {
         s.spans_failed + s.spans_dropped_too_large
     }),
-    ("jaeger_tracer_reporter_spans_total", &[("result", "dropped")], |s| s.spans_dropped_queue_full),
+    // Go has no shutdown that gives up; spans abandoned by one, or finished after the exporter
+    // stopped, are dropped like those at a full queue.
+    ("jaeger_tracer_reporter_spans_total", &[("result", "dropped")], |s| {
+        s.spans_dropped_queue_full + s.spans_abandoned + s.spans_dropped_closed
+    }),
     ("jaeger_tracer_traces_total", &[("state", "started"), ("sampled", "y")], |s| s.traces_started_sampled),
     ("jaeger_tracer_traces_total", &[("state", "started"), ("sampled", "n")], |s| s.traces_started_unsampled),
     ("jaeger_tracer_traces_total", &[("state", "joined"), ("sampled", "y")], |s| s.traces_joined_sampled),
@@ -151,6 +156,9 @@ mod tests {
             baggage_updates_ok: base + 20,
             baggage_updates_err: base + 21,
             baggage_truncations: base + 22,
+            spans_abandoned: base + 23,
+            spans_dropped_closed: base + 24,
+            exporter_panics: base + 25,
         }
     }
 
@@ -164,7 +172,7 @@ mod tests {
         let want: HashMap<String, f64> = [
             ("jaeger_tracer_reporter_spans_total{result=ok}", 108.0),
             ("jaeger_tracer_reporter_spans_total{result=err}", 221.0),
-            ("jaeger_tracer_reporter_spans_total{result=dropped}", 109.0),
+            ("jaeger_tracer_reporter_spans_total{result=dropped}", 109.0 + 123.0 + 124.0),
             ("jaeger_tracer_traces_total{state=started,sampled=y}", 101.0),
             ("jaeger_tracer_traces_total{state=started,sampled=n}", 102.0),
             ("jaeger_tracer_traces_total{state=joined,sampled=y}", 103.0),

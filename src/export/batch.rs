@@ -1,5 +1,5 @@
 //! Groups finished spans into batches whose encoded size is known exactly, so that a
-//! datagram (or HTTP body) never exceeds the configured limit (facts §1.3, §2).
+//! datagram (or HTTP body) never exceeds the configured limit (jaeger-client-go `transport_udp.go`, `transport/http.go`).
 //!
 //! Each span is encoded once, straight into the open batch's span area. The bytes around the
 //! span list (message header, cached process, seqNo, stats, stop bytes) are encoded when the
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::span_data::{FinishedSpan, Process};
-use crate::stats::{add, incr, Counters};
+use crate::stats::{incr, Counters};
 use crate::thrift::writer::{Envelope, Wire};
 
 /// How often, at most, a dropped too-large span is reported on stderr.
@@ -28,7 +28,7 @@ pub(crate) enum WireFormat {
     /// `Agent.emitBatch` datagrams in the binary protocol (agent port 6832).
     AgentBinary,
     /// A bare `Batch` in the binary protocol, without seqNo or stats: the body of a POST to
-    /// the collector's `/api/traces` (facts §2, vector 108).
+    /// the collector's `/api/traces` (jaeger-client-go `transport/http.go`).
     CollectorBinary,
 }
 
@@ -65,7 +65,8 @@ pub(crate) struct Batcher {
     suffix: Vec<u8>,
     /// The datagram being assembled, reused.
     out: Vec<u8>,
-    /// The last message seqid and `Batch.seqNo` emitted (both start at 1, facts §1.1/§1.3).
+    /// The last message seqid and `Batch.seqNo` emitted (both start at 1, as in jaeger-client-go
+    /// `utils/udp_client.go` and `transport_udp.go`).
     last_seqid: i32,
     last_seq_no: i64,
     last_too_large_report: Option<Instant>,
@@ -148,7 +149,6 @@ impl Batcher {
             }
         }
         self.pending_count += 1;
-        incr(&self.counters.spans_in_batch);
         if self.max_spans_per_batch != 0 && self.pending_count >= self.max_spans_per_batch {
             self.flush(send);
         }
@@ -187,7 +187,6 @@ impl Batcher {
     fn emit(&mut self, n_bytes: usize, send: &mut dyn FnMut(&[u8]) -> io::Result<()>) {
         let n = self.pending_count;
         self.pending_count = 0;
-        self.counters.spans_in_batch.fetch_sub(n as u64, Relaxed);
         if self.format.is_agent() {
             self.last_seqid = self.last_seqid.wrapping_add(1);
             self.last_seq_no = self.last_seq_no.wrapping_add(1);
@@ -198,7 +197,11 @@ impl Batcher {
         self.out.extend_from_slice(&self.pending[..n_bytes]);
         self.out.extend_from_slice(&self.suffix);
         debug_assert_eq!(self.out.len(), self.batch_size(n, n_bytes), "size accounting is exact");
-        let result = if self.out.len() > self.max_packet_size {
+        let result = if self.counters.held.is_abandoned() {
+            // A timed-out shutdown gave up on this thread and counted these spans as
+            // abandoned: sending them now could only make that count wrong.
+            return;
+        } else if self.out.len() > self.max_packet_size {
             // Unreachable by construction (push checks the exact size); never send a
             // datagram the agent would truncate.
             Err(io::Error::new(io::ErrorKind::InvalidData, "batch exceeds the packet size limit"))
@@ -207,18 +210,18 @@ impl Batcher {
         };
         match result {
             Ok(()) => {
-                add(&self.counters.spans_exported, n as u64);
+                self.counters.settle(n as u64, &self.counters.spans_exported);
                 incr(&self.counters.packets_sent);
             }
             Err(_) => {
-                add(&self.counters.spans_failed, n as u64);
+                self.counters.settle(n as u64, &self.counters.spans_failed);
                 incr(&self.counters.packets_failed);
             }
         }
     }
 
     fn drop_too_large(&mut self, span: &FinishedSpan, span_len: usize) {
-        incr(&self.counters.spans_dropped_too_large);
+        self.counters.settle(1, &self.counters.spans_dropped_too_large);
         let now = Instant::now();
         let due =
             self.last_too_large_report.is_none_or(|t| now.duration_since(t) >= TOO_LARGE_REPORT_INTERVAL);
@@ -486,9 +489,11 @@ pub(crate) mod tests {
                     }
                 };
                 for s in &spans {
+                    // As the worker does: claim the span, then hand it to the batcher, which
+                    // settles it when it is sent, fails or is too large.
+                    assert!(counters.held.take(1));
                     b.push(s, &mut send);
-                    let in_batch = counters.spans_in_batch.load(Relaxed);
-                    assert_eq!(in_batch, b.pending_spans() as u64);
+                    assert_eq!(counters.held.count(), b.pending_spans() as u64);
                 }
                 b.flush(&mut send);
                 let ctx = format!("{format:?} max={max} max_spans={max_spans}");
@@ -536,7 +541,7 @@ pub(crate) mod tests {
                 assert_eq!(g(&counters.spans_dropped_too_large), 3, "{ctx}");
                 assert_eq!(g(&counters.spans_exported), ok_spans, "{ctx}");
                 assert_eq!(g(&counters.spans_failed), failed_spans, "{ctx}");
-                assert_eq!(g(&counters.spans_in_batch), 0, "{ctx}");
+                assert_eq!(counters.held.count(), 0, "{ctx}");
                 assert_eq!(ok_spans + failed_spans + 3, spans.len() as u64, "{ctx}");
                 let failed_packets = packets.iter().filter(|(_, ok)| !ok).count() as u64;
                 assert_eq!(g(&counters.packets_failed), failed_packets, "{ctx}");
@@ -561,9 +566,10 @@ pub(crate) mod tests {
             assert_eq!(counters.spans_exported.load(Relaxed), 1);
 
             let (mut b, counters) = batcher(format, exact - 1, 0);
+            assert!(counters.held.take(1));
             assert!(run(&mut b, &[span_103()]).is_empty());
             assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 1, "{format:?}");
-            assert_eq!(counters.spans_in_batch.load(Relaxed), 0);
+            assert_eq!(counters.held.count(), 0);
         }
     }
 

@@ -1,11 +1,11 @@
 //! The handle the application keeps: flush, stats, and a bounded flush at drop.
 
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::handshake::Waited;
 use super::Shared;
 use crate::error::Error;
 use crate::stats::Stats;
@@ -50,11 +50,13 @@ impl ExporterGuard {
         ExporterGuard { shared, handle: None, disabled: true }
     }
 
-    /// Sends every span that finished before this call, waiting at most `timeout`.
+    /// Sends every span that finished before this call, waiting at most `timeout`
+    /// (`Duration::MAX` waits as long as it takes).
     ///
     /// # Errors
     /// [`Error::FlushTimeout`] when the exporter did not finish in time (the spans stay queued
-    /// and are sent later), [`Error::Closed`] after [`shutdown`](Self::shutdown).
+    /// and are sent later), [`Error::Closed`] after [`shutdown`](Self::shutdown) or if the
+    /// exporter thread died.
     pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
         if self.disabled {
             return Ok(());
@@ -62,36 +64,36 @@ impl ExporterGuard {
         if self.handle.is_none() {
             return Err(Error::Closed);
         }
-        let gen = self.shared.flush_requested.fetch_add(1, Ordering::AcqRel) + 1;
-        self.shared.unpark();
-        let deadline = Instant::now() + timeout;
-        let mut done = self.shared.done.lock().unwrap_or_else(|e| e.into_inner());
-        while done.flushed < gen {
-            if done.exited {
-                return Err(Error::Closed);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::FlushTimeout(timeout));
-            }
-            done =
-                self.shared.done_cv.wait_timeout(done, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        match self.shared.hs.flush(deadline(timeout)) {
+            Waited::Done => Ok(()),
+            Waited::Closed => Err(Error::Closed),
+            Waited::TimedOut => Err(Error::FlushTimeout(timeout)),
         }
-        Ok(())
     }
 
     /// The cumulative counters: spans started, sampled, exported, and every kind of loss.
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot(&self.shared.queue)
+        self.shared.stats()
     }
 
-    /// Flushes and stops the exporter thread, waiting at most `timeout`. Spans that finish
-    /// afterwards stay in the queue (counted as queued) until it is full, then count as
-    /// dropped.
+    /// A handle that reads the same counters as [`stats`](Self::stats), also after the guard
+    /// was shut down or dropped (e.g. to log the final figures, or for a metrics endpoint).
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle { shared: Arc::clone(&self.shared) }
+    }
+
+    /// Flushes and stops the exporter thread, waiting at most `timeout` (`Duration::MAX`
+    /// waits as long as it takes). Spans that finish afterwards are dropped and counted in
+    /// [`Stats::spans_dropped_closed`].
+    ///
+    /// If the exporter does not finish in time (say a collector that hangs), the spans it
+    /// still holds or has queued are given up, counted in [`Stats::spans_abandoned`] and in
+    /// the summary printed on stderr; the thread is left to end on its own and sends nothing
+    /// more.
     ///
     /// # Errors
-    /// [`Error::FlushTimeout`] when the exporter did not stop in time (it is left to finish
-    /// in the background), [`Error::Closed`] if it was already shut down.
+    /// [`Error::FlushTimeout`] when the exporter did not stop in time, [`Error::Closed`] if
+    /// the exporter thread had died.
     pub fn shutdown(mut self, timeout: Duration) -> Result<(), Error> {
         self.stop(timeout)
     }
@@ -101,31 +103,81 @@ impl ExporterGuard {
             return Ok(());
         }
         let Some(handle) = self.handle.take() else { return Err(Error::Closed) };
-        self.shared.shutdown.store(true, Ordering::Release);
-        self.shared.unpark();
-        let deadline = Instant::now() + timeout;
-        let mut done = self.shared.done.lock().unwrap_or_else(|e| e.into_inner());
-        while !done.exited {
-            let now = Instant::now();
-            if now >= deadline {
-                // Detach: the thread finishes (or not) on its own; the program is not held.
-                return Err(Error::FlushTimeout(timeout));
+        let result = match self.shared.hs.shutdown(deadline(timeout)) {
+            Waited::Done => {
+                let _ = handle.join();
+                Ok(())
             }
-            done =
-                self.shared.done_cv.wait_timeout(done, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
-        }
-        drop(done);
-        let _ = handle.join();
+            Waited::Closed => Err(Error::Closed),
+            Waited::TimedOut => {
+                // Give up on the exporter: producers stop queueing, and everything it holds
+                // or has queued is counted as abandoned, exactly once (see `claim`). The
+                // thread is detached; it ends when its current request does.
+                self.shared.close();
+                self.shared.counters.abandon_held();
+                self.shared.discard_queued(&self.shared.counters.spans_abandoned);
+                Err(Error::FlushTimeout(timeout))
+            }
+        };
         let s = self.stats();
-        let lost = s.spans_dropped_queue_full + s.spans_dropped_too_large + s.spans_failed;
-        if lost > 0 {
-            eprintln!(
-                "jaeger-layer: {lost} of {} finished spans were not exported ({} queue full, {} too large, \
-                 {} failed to send)",
-                s.spans_finished, s.spans_dropped_queue_full, s.spans_dropped_too_large, s.spans_failed
-            );
+        if s.lost() > 0 || s.spans_queued > 0 {
+            eprintln!("jaeger-layer: {}", loss_summary(&s));
         }
-        Ok(())
+        result
+    }
+}
+
+/// `now + timeout`, or no deadline when that is beyond what `Instant` can represent.
+fn deadline(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// The stderr summary at shutdown: every kind of loss, by name.
+pub(crate) fn loss_summary(s: &Stats) -> String {
+    let mut msg =
+        format!("{} of {} finished spans were not exported", s.lost() + s.spans_queued, s.spans_finished);
+    let parts = [
+        (s.spans_dropped_queue_full, "dropped at a full queue"),
+        (s.spans_dropped_too_large, "too large to send"),
+        (s.spans_failed, "failed to send"),
+        (s.spans_abandoned, "abandoned when the shutdown timed out"),
+        (s.spans_dropped_closed, "finished after the exporter stopped"),
+        (s.spans_queued, "still queued"),
+    ];
+    let listed: Vec<String> =
+        parts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+    msg.push_str(&format!(" ({})", listed.join(", ")));
+    msg
+}
+
+/// Reads the layer's counters; cloneable, and valid after the guard is gone.
+///
+/// ```
+/// # fn main() -> Result<(), jaeger_layer::Error> {
+/// use std::time::Duration;
+///
+/// let (_layer, guard) = jaeger_layer::JaegerLayer::builder().service_name("svc").build()?;
+/// let stats = guard.stats_handle();
+/// guard.shutdown(Duration::from_secs(1))?;
+/// assert!(stats.stats().is_settled());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct StatsHandle {
+    shared: Arc<Shared>,
+}
+
+impl StatsHandle {
+    /// The counters now (see [`ExporterGuard::stats`]).
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+}
+
+impl fmt::Debug for StatsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatsHandle").field("stats", &self.stats()).finish()
     }
 }
 

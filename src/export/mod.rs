@@ -3,20 +3,21 @@
 
 pub(crate) mod batch;
 pub mod bench;
+pub(crate) mod claim;
 mod guard;
+pub(crate) mod handshake;
 mod worker;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::Thread;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
-use once_cell::sync::OnceCell;
 
 use crate::record::{Pool, Record};
-use crate::stats::{incr, Counters};
+use crate::stats::{add, incr, Counters, Stats};
+use handshake::Handshake;
 
-pub use guard::ExporterGuard;
+pub use guard::{ExporterGuard, StatsHandle};
 pub(crate) use worker::{spawn, WorkerConfig};
 
 /// State shared by the producers (the layer, on application threads), the exporter thread
@@ -35,28 +36,20 @@ pub(crate) struct Shared {
     pub(crate) counters: Arc<Counters>,
     /// Span and log timestamps; recalibrated by the exporter thread.
     pub(crate) clock: crate::clock::Clock,
-    /// The exporter thread, for `unpark`. Set once, right after it is spawned.
-    worker: OnceCell<Thread>,
+    /// Flush and shutdown requests, and the exporter thread to wake.
+    pub(crate) hs: Handshake,
     /// A producer already asked the worker to wake up and it has not drained yet: later
     /// producers skip the `unpark` (each one would be a futex syscall).
     wake_pending: AtomicBool,
     /// Queue length above which a producer wakes the worker before its flush interval.
     wake_threshold: usize,
-    pub(crate) shutdown: AtomicBool,
-    /// Generation of the latest flush request; the worker publishes the generation it has
-    /// completed in `done`.
-    flush_requested: AtomicU64,
-    done: Mutex<Progress>,
-    done_cv: Condvar,
+    /// The exporter takes no more spans (it stopped, was abandoned, or died): producers
+    /// count what they finish as `spans_dropped_closed` instead of queueing it.
+    closed: AtomicBool,
     /// Whether the first queue-full drop was already reported on stderr.
     warned_full: AtomicBool,
-}
-
-/// What the worker has completed, guarded by `Shared::done`.
-#[derive(Debug, Default)]
-struct Progress {
-    flushed: u64,
-    exited: bool,
+    /// Whether the first span finished after the exporter stopped was reported on stderr.
+    warned_closed: AtomicBool,
 }
 
 /// The most records the pool keeps (see [`crate::record`] for the bytes per record).
@@ -82,21 +75,54 @@ impl Shared {
             live_states: AtomicUsize::new(0),
             counters,
             clock: crate::clock::Clock::new(),
-            worker: OnceCell::new(),
+            hs: Handshake::default(),
             wake_pending: AtomicBool::new(false),
             wake_threshold: wake,
-            shutdown: AtomicBool::new(false),
-            flush_requested: AtomicU64::new(0),
-            done: Mutex::new(Progress::default()),
-            done_cv: Condvar::new(),
+            closed: AtomicBool::new(false),
             warned_full: AtomicBool::new(false),
+            warned_closed: AtomicBool::new(false),
         }
     }
 
+    /// The counters. Once the exporter is gone, spans still in the queue (pushed in the
+    /// instant it stopped) are taken out and counted as `spans_dropped_closed` first, so no
+    /// span stays "queued" for ever.
+    pub(crate) fn stats(&self) -> Stats {
+        if self.closed.load(Ordering::Acquire) && self.hs.has_exited() {
+            self.discard_queued(&self.counters.spans_dropped_closed);
+        }
+        self.counters.snapshot()
+    }
+
+    /// Stops producers from queueing: from now on they count what they finish as dropped.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes every span out of the queue and counts it in `counter`; returns how many.
+    pub(crate) fn discard_queued(&self, counter: &std::sync::atomic::AtomicU64) -> u64 {
+        let mut n = 0;
+        while let Some(record) = self.queue.pop() {
+            drop(record);
+            n += 1;
+        }
+        if n > 0 {
+            self.live_states.fetch_sub(n, Ordering::AcqRel);
+            add(counter, n as u64);
+        }
+        n as u64
+    }
+
     /// Hands a finished span to the exporter. Never blocks: a full queue drops the span and
-    /// counts it. Called on application threads (hot path).
+    /// counts it, and so does a stopped exporter. Called on application threads (hot path).
     #[inline]
     pub(crate) fn push(&self, span: Box<Record>) {
+        // Counted before it can reach any other counter (see `Counters::snapshot`).
+        incr(&self.counters.spans_finished);
+        if self.closed.load(Ordering::Relaxed) {
+            self.drop_closed(span);
+            return;
+        }
         if self.queue.push(span).is_err() {
             self.live_states.fetch_sub(1, Ordering::AcqRel);
             incr(&self.counters.spans_dropped_queue_full);
@@ -116,6 +142,20 @@ impl Shared {
         }
     }
 
+    #[cold]
+    fn drop_closed(&self, span: Box<Record>) {
+        drop(span);
+        self.live_states.fetch_sub(1, Ordering::AcqRel);
+        incr(&self.counters.spans_dropped_closed);
+        if !self.warned_closed.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "jaeger-layer: a span finished after the exporter had stopped, so it is dropped \
+                 (counted in Stats::spans_dropped_closed). The ExporterGuard was dropped or shut \
+                 down: keep it alive for as long as you trace (`let _guard = ...`, not `let _ = ...`)."
+            );
+        }
+    }
+
     /// Wakes the worker unless a wake-up is already pending.
     fn wake(&self) {
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
@@ -124,8 +164,6 @@ impl Shared {
     }
 
     fn unpark(&self) {
-        if let Some(t) = self.worker.get() {
-            t.unpark();
-        }
+        self.hs.unpark();
     }
 }

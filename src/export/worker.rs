@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::batch::{Batcher, WireFormat};
 use super::Shared;
 use crate::error::Error;
+use crate::record::Record;
 use crate::span_data::Process;
 use crate::stats::add;
 use crate::transport::Transport;
@@ -32,12 +33,43 @@ pub(crate) fn spawn(shared: Arc<Shared>, config: WorkerConfig) -> Result<thread:
     let worker_shared = Arc::clone(&shared);
     let handle = thread::Builder::new()
         .name("jaeger-layer-exporter".into())
-        .spawn(move || run(&worker_shared, config))
+        .spawn(move || {
+            let exit = Exit(&worker_shared);
+            run(&worker_shared, config);
+            drop(exit);
+        })
         .map_err(Error::Spawn)?;
-    // The thread parks before it looks at anything, so a wake-up sent before this `set`
-    // is not lost: the worker also drains on its first interval tick.
-    let _ = shared.worker.set(handle.thread().clone());
+    // The thread checks for pending requests and a full queue before it parks, so a wake-up
+    // sent before this `set` is not lost.
+    shared.hs.set_worker(handle.thread().clone());
     Ok(handle)
+}
+
+/// How many spans the worker takes off the queue before it processes them.
+const CHUNK: usize = 256;
+
+/// Runs when the exporter thread ends, normally or by a panic (a bug): producers stop
+/// queueing, and whoever waits is told it is gone. After a panic, what the thread held and
+/// what is still queued is counted as abandoned, and it is said once on stderr.
+struct Exit<'a>(&'a Shared);
+
+impl Drop for Exit<'_> {
+    fn drop(&mut self) {
+        let shared = self.0;
+        shared.close();
+        if thread::panicking() {
+            add(&shared.counters.exporter_panics, 1);
+            let held = shared.counters.abandon_held();
+            let queued = shared.discard_queued(&shared.counters.spans_abandoned);
+            eprintln!(
+                "jaeger-layer: the exporter thread panicked (a bug in jaeger-layer, please report \
+                 it); {} spans it held or had queued are counted in Stats::spans_abandoned, later \
+                 ones in Stats::spans_dropped_closed, and flush/shutdown now return Error::Closed.",
+                held + queued
+            );
+        }
+        shared.hs.exited();
+    }
 }
 
 fn run(shared: &Shared, config: WorkerConfig) {
@@ -63,33 +95,35 @@ fn run(shared: &Shared, config: WorkerConfig) {
         crate::metrics::describe();
         crate::stats::Stats::default()
     };
+    let mut chunk: Vec<Box<Record>> = Vec::with_capacity(CHUNK);
     let mut flushed_gen = 0;
     loop {
         let elapsed = last_flush.elapsed();
-        if elapsed < flush_interval && shared.queue.len() < shared.wake_threshold {
-            let requested = shared.flush_requested.load(Ordering::Acquire);
-            if requested == flushed_gen && !shared.shutdown.load(Ordering::Acquire) {
-                thread::park_timeout(flush_interval - elapsed);
-            }
+        if elapsed < flush_interval
+            && shared.queue.len() < shared.wake_threshold
+            && !shared.hs.pending(flushed_gen)
+        {
+            shared.hs.park(flush_interval - elapsed);
         }
         shared.wake_pending.store(false, Ordering::Release);
         shared.clock.recalibrate();
-        // Read the request before draining: every span pushed before `flush()` was called is
-        // then visible to the pops below (push → request is ordered by the caller).
-        let requested = shared.flush_requested.load(Ordering::Acquire);
-        let stopping = shared.shutdown.load(Ordering::Acquire);
+        // Read the requests before draining: every span pushed before `flush()` was called
+        // is then visible to the pops below (see `handshake`).
+        let req = shared.hs.requests();
+        // After a timed-out shutdown gave up on this thread, stop at once: what it held and
+        // what is queued was counted as abandoned.
+        if shared.counters.held.is_abandoned() {
+            return;
+        }
         // At most one queue's worth: what was queued when the request was read is covered
         // (FIFO, and the queue never holds more), and producers that never pause cannot keep
         // the worker from answering a flush or sending its open batch.
-        let mut taken = 0;
-        for _ in 0..shared.queue.capacity() {
-            let Some(mut record) = shared.queue.pop() else { break };
-            taken += 1;
+        let mut export = |mut record: Box<Record>| {
             // The log ring is put in time order here, not on the application thread.
             record.span.logs = record.logs.finish(max_logs_per_span);
             let span = &record.span;
             // The implied tags (sampler, metadata, error) and CHILD_OF reference are written
-            // by the encoder straight from the span's fields: nothing is built here.
+            // by the encoder straight from the span's fields.
             if log_spans {
                 eprintln!(
                     "jaeger-layer: Reporting span {}:{:016x}:{:016x}:{:x} {}",
@@ -98,32 +132,62 @@ fn run(shared: &Shared, config: WorkerConfig) {
             }
             batcher.push(span, &mut send);
             shared.pool.give(record);
+        };
+        if !drain(shared, &mut chunk, &mut export) {
+            return;
         }
-        if taken > 0 {
-            add(&shared.counters.spans_taken, taken as u64);
-            shared.live_states.fetch_sub(taken, Ordering::AcqRel);
+        if req.stop {
+            // Producers stop queueing; what they pushed in the meantime is sent too.
+            shared.close();
+            if !drain(shared, &mut chunk, &mut export) {
+                return;
+            }
         }
-        if requested != flushed_gen || stopping || last_flush.elapsed() >= flush_interval {
+        if req.flush != flushed_gen || req.stop || last_flush.elapsed() >= flush_interval {
             batcher.flush(&mut send);
             last_flush = Instant::now();
             #[cfg(feature = "metrics")]
             {
-                let now = shared.counters.snapshot(&shared.queue);
+                let now = shared.counters.snapshot();
                 crate::metrics::publish(&now, &published);
                 published = now;
             }
         }
-        if requested != flushed_gen {
-            flushed_gen = requested;
-            let mut done = shared.done.lock().unwrap_or_else(|e| e.into_inner());
-            done.flushed = requested;
-            shared.done_cv.notify_all();
+        if req.flush != flushed_gen {
+            flushed_gen = req.flush;
+            shared.hs.flushed(req.flush);
         }
-        if stopping {
-            let mut done = shared.done.lock().unwrap_or_else(|e| e.into_inner());
-            done.exited = true;
-            shared.done_cv.notify_all();
+        if req.stop {
             return;
         }
     }
+}
+
+/// Takes at most one queue's worth of spans off the queue, in chunks, claims each chunk and
+/// hands its records to `export`. `false` once a timed-out shutdown abandoned the exporter:
+/// what it took then is counted as abandoned here, and it must stop.
+fn drain(shared: &Shared, chunk: &mut Vec<Box<Record>>, export: &mut dyn FnMut(Box<Record>)) -> bool {
+    let mut left = shared.queue.capacity();
+    while left > 0 {
+        while chunk.len() < CHUNK.min(left) {
+            let Some(record) = shared.queue.pop() else { break };
+            chunk.push(record);
+        }
+        let n = chunk.len();
+        if n == 0 {
+            break;
+        }
+        left -= n;
+        shared.live_states.fetch_sub(n, Ordering::AcqRel);
+        if !shared.counters.held.take(n as u64) {
+            add(&shared.counters.spans_abandoned, n as u64);
+            chunk.clear();
+            return false;
+        }
+        chunk.drain(..).for_each(&mut *export);
+        if n < CHUNK {
+            break;
+        }
+    }
+    true
 }
