@@ -1,19 +1,19 @@
 //! The synchronisation the exporter's hand-written protocols use, from `std` or, when built
-//! with `RUSTFLAGS="--cfg loom"`, from [`loom`](https://docs.rs/loom), so that the model
+//! with `RUSTFLAGS="--cfg jaeger_loom"`, from [`loom`](https://docs.rs/loom), so that the model
 //! tests in `export::handshake` explore every interleaving of the real code (the approach of
 //! `hawkw/thingbuf`'s `src/loom.rs` and `hawkw/sharded-slab`'s `src/sync.rs`).
 //!
 //! Only the flush/shutdown handshake and the exporter's claim on the spans it holds go
 //! through this module; everything else uses `std` directly.
 
-#[cfg(not(loom))]
+#[cfg(not(jaeger_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64};
-#[cfg(not(loom))]
+#[cfg(not(jaeger_loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
-#[cfg(loom)]
+#[cfg(jaeger_loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64};
-#[cfg(loom)]
+#[cfg(jaeger_loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 
 use std::time::Instant;
@@ -27,13 +27,13 @@ pub(crate) fn wait_until<'a, T>(
     deadline: Option<Instant>,
 ) -> MutexGuard<'a, T> {
     match deadline {
-        #[cfg(not(loom))]
+        #[cfg(not(jaeger_loom))]
         Some(deadline) => {
             let left = deadline.saturating_duration_since(Instant::now());
             cv.wait_timeout(guard, left).unwrap_or_else(|e| e.into_inner()).0
         }
         // The models never set a deadline: time does not exist in them.
-        #[cfg(loom)]
+        #[cfg(jaeger_loom)]
         Some(_) => cv.wait(guard).unwrap_or_else(|e| e.into_inner()),
         None => cv.wait(guard).unwrap_or_else(|e| e.into_inner()),
     }

@@ -13,12 +13,7 @@ use tracing::{info_span, Dispatch};
 use tracing_subscriber::prelude::*;
 
 fn accounted(s: &Stats) -> bool {
-    s.spans_finished
-        == s.spans_exported
-            + s.spans_dropped_queue_full
-            + s.spans_dropped_too_large
-            + s.spans_failed
-            + s.spans_queued
+    s.is_consistent()
 }
 
 fn layer_to(

@@ -104,10 +104,8 @@ impl ExporterGuard {
         }
         let Some(handle) = self.handle.take() else { return Err(Error::Closed) };
         let result = match self.shared.hs.shutdown(deadline(timeout)) {
-            Waited::Done => {
-                let _ = handle.join();
-                Ok(())
-            }
+            // A thread that died (and was counted) ends the wait too: its join says so.
+            Waited::Done => handle.join().map_err(|_| Error::Closed),
             Waited::Closed => Err(Error::Closed),
             Waited::TimedOut => {
                 // Give up on the exporter: producers stop queueing, and everything it holds

@@ -10,7 +10,7 @@
 //! The exporter parks only after checking that nothing is pending, and every request unparks
 //! it after it was made, so no wake-up is lost (an `unpark` that comes first leaves the token
 //! that makes the next `park` return at once). Both properties are checked by the `loom`
-//! models below (`RUSTFLAGS="--cfg loom" cargo test --lib loom`).
+//! models below (`RUSTFLAGS="--cfg jaeger_loom" cargo test --lib loom`).
 
 use std::time::{Duration, Instant};
 
@@ -19,10 +19,10 @@ use once_cell::sync::OnceCell;
 use crate::sync::{lock, wait_until, AtomicBool, AtomicU64, Condvar, Mutex};
 use std::sync::atomic::Ordering::SeqCst;
 
-#[cfg(not(loom))]
+#[cfg(not(jaeger_loom))]
 use std::thread::{self, Thread};
 
-#[cfg(loom)]
+#[cfg(jaeger_loom)]
 use loom::thread::{self, Thread};
 
 /// The two sides of the flush and shutdown requests.
@@ -123,9 +123,9 @@ impl Handshake {
 
     /// Sleeps until unparked or, outside the models, for at most `timeout`.
     pub(crate) fn park(&self, timeout: Duration) {
-        #[cfg(not(loom))]
+        #[cfg(not(jaeger_loom))]
         thread::park_timeout(timeout);
-        #[cfg(loom)]
+        #[cfg(jaeger_loom)]
         {
             let _ = timeout; // a model must not rely on a timer to make progress
             thread::park();
@@ -152,7 +152,7 @@ impl Handshake {
     }
 }
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, jaeger_loom))]
 mod loom_tests {
     //! The exporter's loop reduced to its synchronisation: a queue, the handshake, and a
     //! worker that drains, "sends" (counts) and publishes exactly as `worker::run` does.

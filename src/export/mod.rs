@@ -167,3 +167,6 @@ impl Shared {
         self.hs.unpark();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,8 @@
 //! Shared test helpers: a layer exporting to a loopback receiver, and a span-tree renderer.
 #![allow(dead_code)]
 
+pub mod collector;
+
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! An axum service: incoming trace headers continue the caller's trace, outgoing reqwest
 //! calls carry it on.
 //!
-//! `cargo run --example axum_server --features testing,http` starts the service on a free
+//! `cargo run -p jaeger-layer-recipes --example axum_server` starts the service on a free
 //! loopback port and calls itself: `GET /page/{id}` calls `GET /users/{id}` over HTTP. The
 //! request span of each incoming request is made by tower-http's `TraceLayer`, whose
 //! `make_span_with` extracts the context from the request's `http::HeaderMap`; outgoing
