@@ -92,11 +92,16 @@
 //!
 //! # What is lost, and how to see it
 //!
-//! Nothing is dropped silently. [`ExporterGuard::stats`] counts every sampled span that
-//! finished as exported, dropped because the queue was full, dropped because it alone does
-//! not fit in a datagram, failed (socket error), or still queued; the three loss counters are
-//! also sent to Jaeger in every batch's `ClientStats`. The first queue-full drop and every
-//! too-large span (rate-limited) are reported on stderr, never through `tracing`.
+//! Nothing is dropped silently. [`ExporterGuard::stats`] (or a [`StatsHandle`], which outlives
+//! the guard) counts every sampled span that finished in exactly one place, in every
+//! snapshot, also while a request is being retried: exported; dropped because the queue was
+//! full; dropped because it alone does not fit in a datagram; failed (socket error, collector
+//! error or timeout); abandoned by a shutdown that timed out; finished after the exporter
+//! stopped (a guard dropped too early); or still on its way. [`Stats::is_consistent`] and
+//! [`Stats::is_settled`] check it. The first three loss counters are also sent to Jaeger in
+//! every batch's `ClientStats`. The first queue-full drop, the first span after the exporter
+//! stopped, every too-large span (rate-limited) and the shutdown's loss summary are reported
+//! on stderr, never through `tracing`.
 //!
 //! # Migrating from tracing-opentelemetry + opentelemetry-jaeger
 //!

@@ -198,3 +198,26 @@ fn invalid_settings_are_typed_errors() {
     assert!(err(JaegerLayer::builder().service_name("s").flush_interval(Duration::ZERO))
         .contains("flush_interval"));
 }
+
+#[test]
+fn a_guard_dropped_at_once_loses_every_span_but_counts_it() {
+    let receiver = jaeger_layer::receiver::Receiver::bind("127.0.0.1:0").unwrap();
+    let (layer, guard) = jaeger_layer::JaegerLayer::builder()
+        .service_name("early-drop")
+        .agent_endpoint(receiver.local_addr().to_string())
+        .build()
+        .unwrap();
+    let stats = guard.stats_handle();
+    drop(guard); // what `let (layer, _) = builder.build()?` does
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    tracing::dispatcher::with_default(&dispatch, || {
+        for _ in 0..3 {
+            info_span!("lost").in_scope(|| {});
+        }
+    });
+    let s = stats.stats();
+    assert_eq!(s.spans_finished, 3, "{s:#?}");
+    assert_eq!(s.spans_dropped_closed, 3, "{s:#?}");
+    assert!(s.is_settled(), "{s:#?}");
+    assert_eq!(s.lost(), 3);
+}
