@@ -143,13 +143,15 @@ impl JaegerLayer {
 impl Builder {
     /// The service name: the Jaeger `Process.serviceName`. Required (unless the layer is
     /// [disabled](Self::enabled)). With the process tags it is sent in every batch, so
-    /// [`build`](Self::build) refuses a name so long that no span fits next to it.
+    /// [`build`](Self::build) refuses a name so long that no span fits next to it. Defaults
+    /// to none.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
         self
     }
 
-    /// The agent's UDP `host:port` (compact Thrift); the port must be between 1 and 65535.
+    /// The agent's UDP `host:port` (compact Thrift); the port must be between 1 and 65535, an
+    /// IPv6 address in brackets (`[::1]:6831`).
     /// Defaults to `localhost:6831`.
     pub fn agent_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.agent_endpoint = endpoint.into();
@@ -620,6 +622,10 @@ fn validate_endpoint(endpoint: &str) -> Result<(), Error> {
     match port {
         Some((host, Ok(0))) if !host.is_empty() => {
             Err(Error::invalid("agent_endpoint", shown, "the port must be between 1 and 65535"))
+        }
+        // `::1:6831` would split as host `:` and port 1.
+        Some((host, Ok(_))) if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) => {
+            Err(Error::invalid("agent_endpoint", shown, "an IPv6 address needs brackets, e.g. [::1]:6831"))
         }
         Some((host, Ok(_))) if !host.is_empty() => Ok(()),
         _ => Err(Error::invalid("agent_endpoint", shown, "expected host:port, e.g. localhost:6831")),

@@ -159,6 +159,15 @@ fn agent_port_zero_is_refused() {
         err.to_string(),
         "invalid agent_endpoint=\"127.0.0.1:0\": the port must be between 1 and 65535"
     );
+    // An unbracketed IPv6 address would split as host ":" and port 1.
+    let err = build_err(crate::JaegerLayer::builder().service_name("s").agent_endpoint("::1"));
+    assert_eq!(
+        err.to_string(),
+        "invalid agent_endpoint=\"::1\": an IPv6 address needs brackets, e.g. [::1]:6831"
+    );
+    let agent = Receiver::bind("[::1]:0").or_else(|_| Receiver::bind("127.0.0.1:0")).unwrap();
+    let ok = crate::JaegerLayer::builder().service_name("s").agent_endpoint(agent.local_addr().to_string());
+    assert!(ok.build().is_ok(), "{}", agent.local_addr());
 }
 
 #[test]
