@@ -201,7 +201,11 @@ fn accepted_post_carries_a_decodable_batch_and_the_right_headers() {
     assert!(r.header("user-agent").is_some_and(|ua| ua.starts_with("jaeger-layer/")));
     let batch = crate::receiver::decode_batch(&r.body).unwrap();
     assert_eq!(batch.process.service_name, "svc");
-    assert_eq!((batch.seq_no, batch.stats.is_some()), (None, false), "no seqNo/stats over HTTP (§2)");
+    assert_eq!(
+        (batch.seq_no, batch.stats.is_some()),
+        (None, false),
+        "no seqNo/stats over HTTP (`transport/http.go`)"
+    );
     assert_eq!(batch.spans.len(), spans.len());
     for (sent, got) in spans.iter().zip(&batch.spans) {
         crate::export::batch::tests::assert_same(sent, got);
