@@ -1,21 +1,25 @@
-//! `JAEGER_*` environment variables, read as the Go client reads them (facts §7), plus Java's
-//! `JAEGER_AUTH_TOKEN` and `JAEGER_PROPAGATION`.
+//! `JAEGER_*` environment variables, read as the Go client reads them (jaeger-client-go
+//! `config/config_env.go`), plus Java's `JAEGER_AUTH_TOKEN` and `JAEGER_PROPAGATION`.
 //!
 //! [`read_env`] is a pure function over a getter, so that tests never touch the process
-//! environment; the builder passes `|name| std::env::var(name).ok()`. It returns only what was
+//! environment; the builder passes [`std::env::var_os`]. It returns only what was
 //! set, already parsed and validated; the builder applies each `Some` over its own defaults.
 //!
 //! Rules shared by every variable, as in Go: an empty value is the same as an unset one; values
 //! are not trimmed; a bad value is an [`Error::InvalidConfig`] reading
-//! `cannot parse env var NAME=VALUE: why` (secrets are never echoed).
+//! `cannot parse env var NAME=VALUE: why` (secrets are never echoed). A value that is not
+//! UTF-8 is such an error too (shown lossily), for every variable read, including one named in
+//! a `JAEGER_TAGS` `${VAR:default}`; Go reads the raw bytes.
 //!
 //! Differences from Go, on purpose:
 //! - No sampler type gives a remote sampler whose initial sampler is `probabilistic(0.001)`
 //!   (Go's `FromEnv` starts from `probabilistic(0)`, sampling nothing until the first poll,
-//!   facts §7 "Gotcha"); `JAEGER_SAMPLER_PARAM` still sets that initial rate.
+//!   `config/config_env.go` reads an unset param as 0); `JAEGER_SAMPLER_PARAM` still sets
+//!   that initial rate.
 //! - Go panics on a `JAEGER_TAGS` item without `=` or a `${VAR}` without `:`; here both are
 //!   errors. Blank items (`a=1,,b=2`, a trailing comma) are skipped.
 //! - Durations, queue size, refresh interval must be positive: Go's tickers panic on zero.
+//!   `JAEGER_REPORTER_MAX_QUEUE_SIZE` is at most 16777216 (the queue is allocated up front).
 //! - `JAEGER_ENDPOINT` must be an absolute `http://` URL (no TLS here); Go also accepts an
 //!   absolute path, which cannot be posted to.
 //! - `JAEGER_SAMPLER_MANAGER_HOST_PORT` given as `host:port` (no scheme) becomes
@@ -24,16 +28,18 @@
 //! - `JAEGER_AUTH_TOKEN` and `JAEGER_USER`/`JAEGER_PASSWORD` together is an error (one
 //!   `Authorization` header).
 
+use std::cell::RefCell;
+use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::propagation::Propagator;
 use crate::sampler::{RemoteSampler, Sampler};
-use crate::transport::{Auth, HttpConfig};
+use crate::transport::{redact_userinfo, Auth, HttpConfig};
 use crate::Error;
 
 const DEFAULT_AGENT_HOST: &str = "localhost";
 const DEFAULT_AGENT_PORT: u16 = 6831;
-/// Go's `DefaultSamplingServerPort`, used with `JAEGER_AGENT_HOST` (facts §7).
+/// Go's `DefaultSamplingServerPort`, used with `JAEGER_AGENT_HOST` (`constants.go`).
 const SAMPLING_PORT: u16 = 5778;
 /// The initial rate of an env-configured remote sampler without `JAEGER_SAMPLER_PARAM`.
 const DEFAULT_INITIAL_RATE: f64 = 0.001;
@@ -56,7 +62,7 @@ pub(crate) struct EnvConfig {
     /// `JAEGER_SAMPLER_MAX_OPERATIONS`, `JAEGER_SAMPLER_REFRESH_INTERVAL`. Always there, as
     /// in Go: with no sampler variable at all it is the remote sampler with its defaults.
     pub(crate) sampler: Sampler,
-    /// `JAEGER_REPORTER_MAX_QUEUE_SIZE`, at least 1.
+    /// `JAEGER_REPORTER_MAX_QUEUE_SIZE`, between 1 and the builder's maximum queue capacity.
     pub(crate) reporter_max_queue_size: Option<usize>,
     /// `JAEGER_REPORTER_FLUSH_INTERVAL`, positive.
     pub(crate) reporter_flush_interval: Option<Duration>,
@@ -102,26 +108,62 @@ impl EnvConfig {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidConfig`] for the first variable that does not parse or is out of range.
-pub(crate) fn read_env(get: impl Fn(&str) -> Option<String>) -> Result<EnvConfig, Error> {
+/// [`Error::InvalidConfig`] for the first variable that does not parse, is out of range or is
+/// not UTF-8.
+pub(crate) fn read_env(get: impl Fn(&str) -> Option<OsString>) -> Result<EnvConfig, Error> {
+    // The first variable read that is not UTF-8: the parsers below see it as unset, and it is
+    // the error returned (it was read before any error they report).
+    let not_utf8: RefCell<Option<Error>> = RefCell::new(None);
     // Go tests `e != ""` everywhere: empty is unset.
-    let get = |name: &str| get(name).filter(|v| !v.is_empty());
+    let get = |name: &str| match get(name)?.into_string() {
+        Ok(v) => Some(v).filter(|v| !v.is_empty()),
+        Err(raw) => {
+            let shown = if SECRETS.contains(&name) {
+                "<redacted>".to_owned()
+            } else {
+                raw.to_string_lossy().into_owned()
+            };
+            not_utf8.borrow_mut().get_or_insert_with(|| Error::env(name, shown, "not valid UTF-8"));
+            None
+        }
+    };
+    let parsed = read_all(&get);
+    match not_utf8.into_inner() {
+        Some(e) => Err(e),
+        None => parsed,
+    }
+}
+
+/// Variables whose values never appear in errors.
+const SECRETS: [&str; 2] = ["JAEGER_PASSWORD", "JAEGER_AUTH_TOKEN"];
+
+/// [`read_env`] over a getter of UTF-8 values (empty ones as unset).
+fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, Error> {
     let mut c = EnvConfig {
-        sampler: read_sampler(&get)?,
+        sampler: read_sampler(get)?,
         service_name: get("JAEGER_SERVICE_NAME"),
-        disabled: parse(&get, "JAEGER_DISABLED", parse_bool)?,
-        rpc_metrics: parse(&get, "JAEGER_RPC_METRICS", parse_bool)?,
-        trace_id_128bit: parse(&get, "JAEGER_TRACEID_128BIT", parse_bool)?,
-        reporter_max_queue_size: parse(&get, "JAEGER_REPORTER_MAX_QUEUE_SIZE", parse_positive_int)?,
-        reporter_flush_interval: parse(&get, "JAEGER_REPORTER_FLUSH_INTERVAL", parse_positive_duration)?,
-        reporter_log_spans: parse(&get, "JAEGER_REPORTER_LOG_SPANS", parse_bool)?,
-        reconnecting_disabled: parse(&get, "JAEGER_REPORTER_ATTEMPT_RECONNECTING_DISABLED", parse_bool)?,
+        disabled: parse(get, "JAEGER_DISABLED", parse_bool)?,
+        rpc_metrics: parse(get, "JAEGER_RPC_METRICS", parse_bool)?,
+        trace_id_128bit: parse(get, "JAEGER_TRACEID_128BIT", parse_bool)?,
+        reporter_max_queue_size: parse(
+            get,
+            "JAEGER_REPORTER_MAX_QUEUE_SIZE",
+            |v| match parse_positive_int(v)? {
+                n if n > crate::builder::MAX_QUEUE_CAPACITY => {
+                    Err(format!("must be at most {}", crate::builder::MAX_QUEUE_CAPACITY))
+                }
+                n => Ok(n),
+            },
+        )?,
+        reporter_flush_interval: parse(get, "JAEGER_REPORTER_FLUSH_INTERVAL", parse_positive_duration)?,
+        reporter_log_spans: parse(get, "JAEGER_REPORTER_LOG_SPANS", parse_bool)?,
+        reconnecting_disabled: parse(get, "JAEGER_REPORTER_ATTEMPT_RECONNECTING_DISABLED", parse_bool)?,
         reconnect_interval: parse(
-            &get,
+            get,
             "JAEGER_REPORTER_ATTEMPT_RECONNECT_INTERVAL",
             parse_positive_duration,
         )?,
-        propagator: parse(&get, "JAEGER_PROPAGATION", |v| {
+        propagator: parse(get, "JAEGER_PROPAGATION", |v| {
             v.parse::<Propagator>().map_err(|e| reason_of(e, "expected a list of jaeger, w3c, b3, b3-single"))
         })?,
         tags: None,
@@ -130,15 +172,15 @@ pub(crate) fn read_env(get: impl Fn(&str) -> Option<String>) -> Result<EnvConfig
         agent_host_port: None,
     };
     if let Some(tags) = get("JAEGER_TAGS") {
-        c.tags = Some(parse_tags(&tags, &get).map_err(|why| Error::env("JAEGER_TAGS", &tags, why))?);
+        c.tags = Some(parse_tags(&tags, get).map_err(|why| Error::env("JAEGER_TAGS", &tags, why))?);
     }
     if let Some(endpoint) = get("JAEGER_ENDPOINT") {
         crate::transport::check_endpoint(&endpoint)
             .map_err(|why| Error::env("JAEGER_ENDPOINT", redact_userinfo(&endpoint), why))?;
         c.endpoint = Some(endpoint);
-        c.auth = read_auth(&get)?;
+        c.auth = read_auth(get)?;
     } else {
-        c.agent_host_port = read_agent_host_port(&get)?;
+        c.agent_host_port = read_agent_host_port(get)?;
     }
     Ok(c)
 }
@@ -162,7 +204,8 @@ fn reason_of(e: Error, fallback: &str) -> String {
 
 // === sampler ===
 
-/// Go's `SamplerConfig` from env (facts §4, §7): a type, one param, and the remote settings.
+/// Go's `SamplerConfig` from env (`config/config_env.go`): a type, one param, and the remote
+/// settings.
 fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, Error> {
     const PARAM: &str = "JAEGER_SAMPLER_PARAM";
     let param = parse(get, PARAM, |v| v.parse::<f64>().map_err(|e| e.to_string()))?;
@@ -203,7 +246,7 @@ fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, Error>
 }
 
 /// `JAEGER_SAMPLING_ENDPOINT`, else `JAEGER_SAMPLER_MANAGER_HOST_PORT`, else the agent host's
-/// port 5778, else `None` for the default (facts §7); checked as an `http://` URL.
+/// port 5778, else `None` for the default (`config/config_env.go`); checked as an `http://` URL.
 fn sampling_endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, Error> {
     let (name, url) = if let Some(url) = get("JAEGER_SAMPLING_ENDPOINT") {
         ("JAEGER_SAMPLING_ENDPOINT", url)
@@ -229,7 +272,7 @@ fn sampling_endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Str
 
 // === reporter ===
 
-/// Basic or bearer auth for the collector (facts §7; Basic needs both variables).
+/// Basic or bearer auth for the collector (`config/config_env.go`; Basic needs both variables).
 fn read_auth(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Auth>, Error> {
     const TOGETHER: &str = "you must set JAEGER_USER and JAEGER_PASSWORD env vars together";
     let basic = match (get("JAEGER_USER"), get("JAEGER_PASSWORD")) {
@@ -248,7 +291,7 @@ fn read_auth(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Auth>, Erro
     }
 }
 
-/// Go's composition (facts §7): either variable set gives `host:port` with the other part
+/// Go's composition (`config/config_env.go`): either variable set gives `host:port` with the other part
 /// defaulted; neither gives `None`.
 fn read_agent_host_port(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, Error> {
     let host = get("JAEGER_AGENT_HOST");
@@ -273,17 +316,9 @@ fn host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// The URL without anything between `://` and `@` (credentials), for error messages.
-fn redact_userinfo(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}<redacted>{}", &url[..s + 3], &url[at..]),
-        _ => url.to_owned(),
-    }
-}
-
 // === tags ===
 
-/// `k=v,k2=${ENV:default}` (facts §7): split on `,`, each item at its first `=`, key and value
+/// `k=v,k2=${ENV:default}` (`config/config_env.go`): split on `,`, each item at its first `=`, key and value
 /// trimmed; `${NAME:default}` is `NAME`'s value if non-empty, else `default`.
 fn parse_tags(s: &str, get: &impl Fn(&str) -> Option<String>) -> Result<Vec<(String, String)>, String> {
     let mut tags = Vec::new();

@@ -17,6 +17,20 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// The process (service name and process tags) and the batch envelope leave no room in one
+    /// packet (or collector request) for even a small span, so every span would be dropped as
+    /// too large. Reported by [`Builder::build`](crate::Builder::build).
+    NoRoomForSpans {
+        /// Encoded bytes of the process: the service name and every process tag.
+        process_bytes: usize,
+        /// Encoded bytes of the rest of the batch envelope (message header, `seqNo`, stats).
+        envelope_bytes: usize,
+        /// Encoded bytes of a small root span: a typical operation name, the sampler tags and,
+        /// unless switched off, the metadata tags the layer writes.
+        min_span_bytes: usize,
+        /// The limit: `max_packet_size` over UDP, the request body limit over HTTP.
+        limit: usize,
+    },
     /// The transport could not be set up (socket bind, address resolution, HTTP client).
     Transport(io::Error),
     /// The exporter thread could not be spawned.
@@ -38,7 +52,7 @@ impl Error {
 
     /// A bad environment variable: an [`Error::InvalidConfig`] whose `what` is
     /// `env var NAME` and whose message reads as Go's, `cannot parse env var NAME=VALUE: why`
-    /// (facts §7).
+    /// (jaeger-client-go `config/config_env.go`).
     pub(crate) fn env(name: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
         Error::invalid(format!("{ENV_VAR}{name}"), value, reason)
     }
@@ -55,6 +69,22 @@ impl fmt::Display for Error {
             }
             Error::InvalidConfig { what, value, reason } => {
                 write!(f, "invalid {what}={value}: {reason}")
+            }
+            Error::NoRoomForSpans { process_bytes, envelope_bytes, min_span_bytes, limit } => {
+                let total = process_bytes + envelope_bytes + min_span_bytes;
+                write!(
+                    f,
+                    "no span can fit in one packet: the process (service name and process tags) \
+                     encodes to {process_bytes} bytes, the batch envelope to {envelope_bytes} and \
+                     a small span to {min_span_bytes}: {total} bytes, over the limit of {limit} \
+                     bytes; "
+                )?;
+                // Name the larger part: the process, or the span and envelope next to it.
+                if *process_bytes > envelope_bytes + min_span_bytes {
+                    f.write_str("shorten the service name or the process tags")
+                } else {
+                    f.write_str("raise max_packet_size")
+                }
             }
             Error::Transport(e) => write!(f, "jaeger transport: {e}"),
             Error::Spawn(e) => write!(f, "cannot spawn the jaeger exporter thread: {e}"),

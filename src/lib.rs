@@ -101,7 +101,12 @@
 //! [`Stats::is_settled`] check it. The first three loss counters are also sent to Jaeger in
 //! every batch's `ClientStats`. The first queue-full drop, the first span after the exporter
 //! stopped, every too-large span (rate-limited) and the shutdown's loss summary are reported
-//! on stderr, never through `tracing`.
+//! on stderr, never through `tracing`. The too-large report names what to fix: the process
+//! (service name and process tags) when it is the larger part, else the span's largest tag,
+//! log field, operation name, or its number of logs or tags. Settings under which no span could ever be sent (a
+//! `max_packet_size` too small for the process and a small span, a huge service name) are
+//! refused by [`Builder::build`] with [`Error::NoRoomForSpans`]; every size setting has a
+//! documented maximum.
 //!
 //! # Migrating from tracing-opentelemetry + opentelemetry-jaeger
 //!
@@ -118,7 +123,8 @@
 //! [`Builder::from_env`] reads the `JAEGER_*` variables as Jaeger's Go client does. Spans go
 //! to the agent over UDP (Thrift compact on 6831 or binary on 6832, [`AgentProtocol`]) or to
 //! a collector over HTTP ([`Builder::collector_endpoint`]); [`Builder::enabled`]`(false)`
-//! gives a layer that costs one branch per callback.
+//! gives a layer that costs one branch per callback (and, as Go's no-op tracer, needs no
+//! other setting, not even a service name: `JAEGER_DISABLED=true` alone builds).
 //!
 //! # Features
 //!

@@ -1,12 +1,12 @@
 //! The owned records that flow from the layer to the exporter: tags, logs, references and
 //! the finished span. They sit below both the wire encoder and the export machinery, so the
-//! wire code never imports the exporter (STYLE.md layout).
+//! wire code never imports the exporter.
 
 use std::borrow::Cow;
 
 use crate::id::TraceId;
 
-/// Sampling-state flag: the trace is sampled (facts §4.9).
+/// Sampling-state flag: the trace is sampled (jaeger-client-go `span_context.go`).
 pub(crate) const FLAG_SAMPLED: u8 = 0x01;
 /// Sampling-state flag: debug (forced) sampling.
 pub(crate) const FLAG_DEBUG: u8 = 0x02;
@@ -14,7 +14,7 @@ pub(crate) const FLAG_DEBUG: u8 = 0x02;
 #[allow(dead_code)]
 pub(crate) const FLAG_FIREHOSE: u8 = 0x08;
 
-/// A tag or log-field value, typed as Jaeger's `TagType` (facts §1.2).
+/// A tag or log-field value, typed as Jaeger's `TagType` (jaeger-idl `thrift/jaeger.thrift`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum TagValue {
     /// `STRING` (0).
@@ -142,7 +142,7 @@ pub(crate) struct FinishedSpan {
     pub(crate) tags: Vec<Tag>,
     pub(crate) logs: Vec<Log>,
     /// `sampler.type` / `sampler.param` of the span that took the sampling decision; written
-    /// first, before `tags` (facts §4.8). Like `metadata` and `error`, turned into tags by
+    /// first, before `tags` (jaeger-client-go `tracer.go`). Like `metadata` and `error`, turned into tags by
     /// the encoder (`thrift::writer`), in the order it documents.
     pub(crate) sampler: Option<(&'static str, TagValue)>,
     /// The span's `tracing` metadata, from which `code.filepath`, `code.lineno`,
@@ -154,13 +154,76 @@ pub(crate) struct FinishedSpan {
 }
 
 impl FinishedSpan {
-    /// The key of the tag or log field with the longest value, for the "too large" report.
-    pub(crate) fn largest_field(&self) -> Option<(&str, usize)> {
-        self.tags
-            .iter()
-            .chain(self.logs.iter().flat_map(|l| l.fields.iter()))
-            .map(|t| (t.key.as_ref(), t.value.payload_len()))
-            .max_by_key(|(_, len)| *len)
+    /// What takes the most room in this span, for the "too large" report: the operation name,
+    /// all tags or all logs, whichever is largest; within tags or logs, the one tag or log
+    /// field that is at least half of them, else their count. Sizes are estimates of the
+    /// encoded bytes (keys, values, a few bytes of framing), close enough to name the culprit.
+    pub(crate) fn largest_part(&self) -> SpanPart<'_> {
+        let tags: usize = self.tags.iter().map(approx_len).sum();
+        let logs: usize =
+            self.logs.iter().map(|l| LOG_FRAMING + l.fields.iter().map(approx_len).sum::<usize>()).sum();
+        let operation = self.operation.len();
+        if operation >= tags && operation >= logs {
+            return SpanPart::Operation(operation);
+        }
+        let (fields, total) = if tags >= logs {
+            (self.tags.iter().collect::<Vec<_>>(), tags)
+        } else {
+            (self.logs.iter().flat_map(|l| l.fields.iter()).collect(), logs)
+        };
+        let largest =
+            fields.iter().copied().max_by_key(|t| approx_len(t)).filter(|t| approx_len(t) * 2 >= total);
+        match (largest, tags >= logs) {
+            (Some(t), true) => SpanPart::Tag(&t.key, t.value.payload_len()),
+            (Some(t), false) => SpanPart::LogField(&t.key, t.value.payload_len()),
+            (None, true) => SpanPart::Tags(self.tags.len(), total),
+            (None, false) => SpanPart::Logs(self.logs.len(), total),
+        }
+    }
+}
+
+/// Framing bytes counted per tag (field header, type, list entry) by [`FinishedSpan::largest_part`].
+const TAG_FRAMING: usize = 4;
+/// Framing bytes counted per log (timestamp, list headers).
+const LOG_FRAMING: usize = 12;
+
+/// A tag's estimated encoded size.
+fn approx_len(t: &Tag) -> usize {
+    let value = match &t.value {
+        TagValue::String(_) | TagValue::Binary(_) => t.value.payload_len(),
+        TagValue::Double(_) | TagValue::Long(_) => 8,
+        TagValue::Bool(_) => 1,
+    };
+    t.key.len() + value + TAG_FRAMING
+}
+
+/// The largest part of a span (see [`FinishedSpan::largest_part`]); `Display` names it for the
+/// user, e.g. `tag "payload" (a 70000-byte value)` or `its 5000 logs (about 90000 bytes)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpanPart<'a> {
+    /// The operation name, of this many bytes.
+    Operation(usize),
+    /// One tag: its key and the bytes of its value.
+    Tag(&'a str, usize),
+    /// One log field: its key and the bytes of its value.
+    LogField(&'a str, usize),
+    /// Many tags, none dominant: their count and estimated bytes.
+    Tags(usize, usize),
+    /// Many logs, none dominant: their count and estimated bytes.
+    Logs(usize, usize),
+}
+
+impl std::fmt::Display for SpanPart<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpanPart::Operation(n) => write!(f, "the operation name ({n} bytes): shorten it"),
+            SpanPart::Tag(key, n) => write!(f, "tag {key:?} (a {n}-byte value): shorten it"),
+            SpanPart::LogField(key, n) => write!(f, "log field {key:?} (a {n}-byte value): shorten it"),
+            SpanPart::Tags(count, n) => write!(f, "its {count} tags (about {n} bytes): record fewer"),
+            SpanPart::Logs(count, n) => {
+                write!(f, "its {count} logs (about {n} bytes): record fewer or set max_logs_per_span")
+            }
+        }
     }
 }
 
@@ -177,4 +240,67 @@ pub(crate) struct ClientStats {
     pub(crate) full_queue_dropped_spans: i64,
     pub(crate) too_large_dropped_spans: i64,
     pub(crate) failed_to_emit_spans: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(operation: &str, tags: Vec<Tag>, logs: Vec<Log>) -> FinishedSpan {
+        FinishedSpan {
+            trace_id: TraceId::new(0, 1),
+            span_id: 1,
+            parent_id: 0,
+            flags: FLAG_SAMPLED,
+            operation: Cow::Owned(operation.to_owned()),
+            references: Vec::new(),
+            start_us: 0,
+            duration_us: 0,
+            tags,
+            logs,
+            sampler: None,
+            metadata: None,
+            error: false,
+        }
+    }
+
+    fn log(fields: Vec<Tag>) -> Log {
+        Log { timestamp_us: 0, fields }
+    }
+
+    #[test]
+    fn largest_part_names_the_real_culprit() {
+        let small = || vec![Tag::new("a", "s"), Tag::new("n", 1i64)];
+        let cases = [
+            // One big tag among small ones.
+            (
+                span("op", vec![Tag::new("payload", "z".repeat(5000)), Tag::new("a", "s")], vec![]),
+                "tag \"payload\" (a 5000-byte value)",
+            ),
+            // One big log field, in any log.
+            (
+                span(
+                    "op",
+                    small(),
+                    vec![log(vec![Tag::new("level", "INFO")]), log(vec![Tag::new("big", "b".repeat(999))])],
+                ),
+                "log field \"big\" (a 999-byte value)",
+            ),
+            // Many small logs: not the largest field ("level", 4 bytes) but their number.
+            (
+                span("op", small(), (0..2000).map(|_| log(vec![Tag::new("level", "INFO")])).collect()),
+                "its 2000 logs (about",
+            ),
+            (
+                span("op", (0..3000).map(|i| Tag::new("k", i as i64)).collect(), vec![]),
+                "its 3000 tags (about",
+            ),
+            (span(&"o".repeat(4000), small(), vec![]), "the operation name (4000 bytes)"),
+            (span("", vec![], vec![]), "the operation name (0 bytes)"),
+        ];
+        for (s, want) in cases {
+            let got = s.largest_part().to_string();
+            assert!(got.starts_with(want), "got {got:?}, want {want:?}");
+        }
+    }
 }

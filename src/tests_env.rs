@@ -9,7 +9,7 @@ type Vars<'a> = &'a [(&'a str, &'a str)];
 
 fn read(vars: &[(&str, &str)]) -> Result<EnvConfig, Error> {
     let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    read_env(|name| map.get(name).cloned())
+    read_env(|name| map.get(name).map(Into::into))
 }
 
 fn ok(vars: &[(&str, &str)]) -> EnvConfig {
@@ -196,8 +196,12 @@ fn go_duration_syntax() {
 fn integers() {
     let c = ok(&[("JAEGER_REPORTER_MAX_QUEUE_SIZE", "1000")]);
     assert_eq!(c.reporter_max_queue_size, Some(1000));
+    assert_eq!(ok(&[("JAEGER_REPORTER_MAX_QUEUE_SIZE", "16777216")]).reporter_max_queue_size, Some(1 << 24));
     for (bad, why) in [
         ("0", "must be at least 1"),
+        // 1.6 PB of queue slots: refused here, never allocated.
+        ("99999999999999", "must be at most 16777216"),
+        ("16777217", "must be at most 16777216"),
         ("-5", "invalid digit"),
         ("1e3", "invalid digit"),
         ("99999999999999999999999", "too large"),
@@ -360,7 +364,7 @@ fn agent_host_port_composition() {
         (&[("JAEGER_AGENT_HOST", "agent"), ("JAEGER_AGENT_PORT", "1")], Some("agent:1")),
         (&[("JAEGER_AGENT_HOST", "fe80::1"), ("JAEGER_AGENT_PORT", "65535")], Some("[fe80::1]:65535")),
         (&[("JAEGER_AGENT_HOST", "[::1]")], Some("[::1]:6831")),
-        // The collector wins: host and port are not touched (facts §7).
+        // The collector wins: host and port are not touched (`config/config_env.go`).
         (&[("JAEGER_AGENT_HOST", "agent"), ("JAEGER_ENDPOINT", "http://c:14268/api/traces")], None),
     ];
     for (vars, want) in cases {
@@ -541,4 +545,44 @@ fn env_errors_keep_the_invalid_config_shape() {
         Error::invalid("max_packet_size", 1, "too small").to_string(),
         "invalid max_packet_size=1: too small"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn values_that_are_not_utf8_are_errors() {
+    use std::os::unix::ffi::OsStringExt;
+    let read_raw = |vars: &[(&str, &[u8])]| {
+        let map: HashMap<String, OsString> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), OsString::from_vec(v.to_vec()))).collect();
+        read_env(|name| map.get(name).cloned())
+    };
+    let bad: &[u8] = b"a\xffb";
+    for name in [
+        "JAEGER_SERVICE_NAME",
+        "JAEGER_AGENT_HOST",
+        "JAEGER_AGENT_PORT",
+        "JAEGER_DISABLED",
+        "JAEGER_SAMPLER_TYPE",
+        "JAEGER_TAGS",
+        "JAEGER_ENDPOINT",
+    ] {
+        let got = read_raw(&[(name, bad)]).map(|_| ()).unwrap_err().to_string();
+        assert_eq!(got, format!("cannot parse env var {name}=a\u{fffd}b: not valid UTF-8"));
+    }
+    // Secrets stay secret; the error is the non-UTF-8 variable, not the consequence of
+    // reading it as unset ("set JAEGER_USER and JAEGER_PASSWORD together").
+    let got = read_raw(&[
+        ("JAEGER_ENDPOINT", b"http://c:14268/api/traces"),
+        ("JAEGER_USER", b"ada"),
+        ("JAEGER_PASSWORD", b"hunter\xff2"),
+    ])
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert_eq!(got, "cannot parse env var JAEGER_PASSWORD=<redacted>: not valid UTF-8");
+    // A variable named by a JAEGER_TAGS reference is read too.
+    let got = read_raw(&[("JAEGER_TAGS", b"h=${HOST_ENV:x}"), ("HOST_ENV", bad)]).map(|_| ()).unwrap_err();
+    assert_eq!(got.to_string(), "cannot parse env var HOST_ENV=a\u{fffd}b: not valid UTF-8");
+    // Unrelated variables are never read.
+    assert!(read_raw(&[("OTHER", bad)]).is_ok());
 }

@@ -307,7 +307,7 @@ fn process_carries_service_user_tags_then_client_tags() {
     assert_eq!(batch.process.tags[1].value, TagValue::Long(3));
     assert_eq!(
         batch.process.tags[2].value,
-        TagValue::String(format!("Rust-jaeger-layer-{}", env!("CARGO_PKG_VERSION")).into())
+        TagValue::String(format!("Rust-{}", env!("CARGO_PKG_VERSION")).into())
     );
     assert_eq!(keys.last(), Some(&"client-uuid"));
     assert!(keys.contains(&"ip"));

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::span_data::{FinishedSpan, Process};
+use crate::span_data::{FinishedSpan, Process, SpanPart};
 use crate::stats::{incr, Counters};
 use crate::thrift::writer::{Envelope, Wire};
 
@@ -237,7 +237,7 @@ impl Batcher {
                     span_len,
                     envelope,
                     self.max_packet_size,
-                    span.largest_field(),
+                    span.largest_part(),
                     dropped
                 )
             );
@@ -245,28 +245,41 @@ impl Batcher {
     }
 }
 
-/// The stderr report for a span too large to send even alone, naming what the user can fix.
+/// The stderr report for a span too large to send even alone, naming what the user can fix:
+/// the process and envelope (`envelope_size`, the batch without spans) when they are the
+/// larger part, else the span's largest part. Long operation names are cut in the report.
 pub(crate) fn too_large_message(
     operation: &str,
     span_size: usize,
     envelope_size: usize,
     limit: usize,
-    largest_field: Option<(&str, usize)>,
+    largest: SpanPart<'_>,
     dropped_so_far: u64,
 ) -> String {
+    const SHOWN: usize = 64;
+    let mut end = operation.len().min(SHOWN);
+    while !operation.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = if end < operation.len() { "..." } else { "" };
     let mut msg = format!(
-        "jaeger-layer: dropped span {operation:?}: it encodes to {span_size} bytes, {} with the \
+        "jaeger-layer: dropped span {:?}{cut}: it encodes to {span_size} bytes, {} with the \
          process and batch envelope, over the limit of {limit} bytes per packet",
-        span_size + envelope_size
+        &operation[..end],
+        span_size.saturating_add(envelope_size)
     );
-    match largest_field {
-        Some((key, len)) if len > 0 => {
-            msg.push_str(&format!("; its largest field is {key:?} ({len} bytes): shorten it"));
-        }
-        _ => msg.push_str("; it has many tags or logs: record fewer"),
+    if envelope_size >= span_size {
+        msg.push_str(&format!(
+            "; the process (service name and process tags) and batch envelope are the larger part \
+             ({envelope_size} bytes, leaving {} for the span): shorten the service name or the \
+             process tags",
+            limit.saturating_sub(envelope_size)
+        ));
+    } else {
+        msg.push_str(&format!("; its largest part is {largest}"));
     }
     msg.push_str(&format!(
-        " or raise the maximum packet size. {dropped_so_far} span(s) dropped as too large so far \
+        ", or raise the maximum packet size. {dropped_so_far} span(s) dropped as too large so far \
          (reported at most every {}s).",
         TOO_LARGE_REPORT_INTERVAL.as_secs()
     ));
@@ -626,18 +639,35 @@ pub(crate) mod tests {
 
     #[test]
     fn too_large_message_names_what_to_fix() {
-        let msg = too_large_message("upload", 70_100, 64, 65_000, Some(("payload", 70_000)), 4);
-        for part in
-            ["\"upload\"", "70100 bytes", "70164", "65000 bytes", "\"payload\" (70000 bytes)", "4 span(s)"]
-        {
+        let msg = too_large_message("upload", 70_100, 64, 65_000, SpanPart::Tag("payload", 70_000), 4);
+        for part in [
+            "\"upload\"",
+            "70100 bytes",
+            "70164",
+            "65000 bytes",
+            "its largest part is tag \"payload\" (a 70000-byte value): shorten it",
+            "raise the maximum packet size",
+            "4 span(s)",
+        ] {
             assert!(msg.contains(part), "{part:?} missing in {msg}");
         }
-        let msg = too_large_message("many", 70_100, 64, 65_000, Some(("n", 0)), 1);
-        assert!(msg.contains("many tags or logs"), "{msg}");
+        let msg = too_large_message("many", 70_100, 64, 65_000, SpanPart::Logs(5000, 69_000), 1);
+        assert!(msg.contains("its largest part is its 5000 logs (about 69000 bytes): record fewer"), "{msg}");
+        // The process is the big part: say so, whatever the span's largest field is.
+        let msg = too_large_message("small", 200, 64_900, 65_000, SpanPart::Tag("level", 4), 1);
+        assert!(!msg.contains("\"level\""), "{msg}");
+        for part in ["process (service name and process tags)", "(64900 bytes, leaving 100 for the span)"] {
+            assert!(msg.contains(part), "{part:?} missing in {msg}");
+        }
+        // A huge operation name is not echoed whole.
+        let long = "o".repeat(10_000);
+        let msg = too_large_message(&long, 70_000, 64, 65_000, SpanPart::Operation(10_000), 1);
+        assert!(msg.len() < 500 && msg.contains("the operation name (10000 bytes)"), "{msg}");
+        // From a real span: the batcher names the culprit it measured.
         let mut huge = span_103();
         huge.tags.push(Tag::new("small", "s"));
         huge.logs.push(Log { timestamp_us: 0, fields: vec![Tag::new("big", "b".repeat(99))] });
-        assert_eq!(huge.largest_field(), Some(("big", 99)));
+        assert_eq!(huge.largest_part(), SpanPart::LogField("big", 99));
     }
 
     #[test]

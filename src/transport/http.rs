@@ -1,10 +1,11 @@
-//! HTTP POST to the Jaeger collector's `/api/traces` (facts §2).
+//! HTTP POST to the Jaeger collector's `/api/traces` (jaeger-client-go `transport/http.go`).
 //!
 //! The payload is the batcher's `WireFormat::CollectorBinary` output: a bare binary-protocol
 //! `Batch`. Unlike Go, which makes one attempt with a 5 s client timeout, a connection error or
 //! a 5xx answer is retried with a bounded exponential backoff; the whole `send`, retries and
 //! waits included, never takes longer than the configured timeout, so the exporter thread can
-//! block here but never hang.
+//! block here but never hang. A timeout too large to be a deadline (`Duration::MAX`, anything
+//! above [`NO_DEADLINE_ABOVE`]) means no deadline at all.
 
 use std::fmt;
 use std::io;
@@ -16,18 +17,22 @@ use ureq::http::{HeaderName, HeaderValue, Uri};
 use super::Transport;
 use crate::Error;
 
-/// Go's `HTTPTimeout` default (facts §2); here the budget of one whole `send`.
+/// Go's `HTTPTimeout` default (`transport/http.go`); here the budget of one whole `send`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The first attempt plus two retries.
 const MAX_ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Timeouts above this (about 100 years) set no deadline: `Instant + timeout` could overflow,
+/// here or in the HTTP client, which adds the remaining budget to its own clock readings.
+const NO_DEADLINE_ABOVE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// The collector answers with an empty body (or a short error text); a bounded read lets the
 /// connection be reused without trusting the peer.
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 /// How much of an error body is quoted in the error message.
 const MAX_QUOTED_BYTES: usize = 200;
-/// The content type the collector decodes with the binary Thrift protocol (facts §2).
+/// The content type the collector decodes with the binary Thrift protocol (jaeger
+/// `cmd/collector/app/handler/http_handler.go`).
 const CONTENT_TYPE: &str = "application/x-thrift";
 /// Headers the transport sets itself and that extra headers may therefore not set.
 const RESERVED_HEADERS: [&str; 4] = ["content-type", "content-length", "transfer-encoding", "host"];
@@ -39,7 +44,7 @@ const RESERVED_HEADERS: [&str; 4] = ["content-type", "content-length", "transfer
 pub(crate) enum Auth {
     /// `Authorization: Basic base64(user:password)` (Go's `HTTPBasicAuth`).
     Basic { user: String, password: String },
-    /// `Authorization: Bearer <token>` (Java's `JAEGER_AUTH_TOKEN`, facts §7).
+    /// `Authorization: Bearer <token>` (jaeger-client-java's `JAEGER_AUTH_TOKEN`).
     Bearer(String),
 }
 
@@ -61,18 +66,18 @@ impl Auth {
             Auth::Basic { user, password } => {
                 if user.contains(':') {
                     // RFC 7617: the user id cannot contain a colon.
-                    return Err(Error::invalid("collector basic auth user", user, "must not contain ':'"));
+                    return Err(Error::invalid(
+                        "collector_basic_auth user",
+                        format!("{user:?}"),
+                        "must not contain ':'",
+                    ));
                 }
-                (format!("Basic {}", base64(format!("{user}:{password}").as_bytes())), "password")
+                (format!("Basic {}", base64(format!("{user}:{password}").as_bytes())), "collector_basic_auth")
             }
-            Auth::Bearer(token) => (format!("Bearer {token}"), "bearer token"),
+            Auth::Bearer(token) => (format!("Bearer {token}"), "collector_bearer_token"),
         };
         let mut value = HeaderValue::from_str(&value).map_err(|_| {
-            Error::invalid(
-                format!("collector {what}"),
-                "<redacted>",
-                "must be visible ASCII (no control characters)",
-            )
+            Error::invalid(what, "<redacted>", "must be visible ASCII (no control characters)")
         })?;
         value.set_sensitive(true);
         Ok(value)
@@ -100,7 +105,8 @@ impl HttpConfig {
     }
 }
 
-/// Checks that `endpoint` is an absolute `http://` URL without credentials (facts §2, §7).
+/// Checks that `endpoint` is an absolute `http://` URL without credentials (Go's
+/// `config/config_env.go` requires an absolute URL for `JAEGER_ENDPOINT`).
 pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), &'static str> {
     let uri: Uri = endpoint.parse().map_err(|_| "not a valid absolute URL")?;
     match uri.scheme_str() {
@@ -161,24 +167,39 @@ impl HttpTransport {
     /// header the transport sets itself (`Content-Type`, `Content-Length`, `Transfer-Encoding`,
     /// `Host`, and `Authorization` when auth is configured).
     pub(crate) fn new(config: HttpConfig) -> Result<Self, Error> {
-        check_endpoint(&config.endpoint).map_err(|why| Error::invalid("collector endpoint", "<url>", why))?;
+        check_endpoint(&config.endpoint).map_err(|why| {
+            Error::invalid("collector_endpoint", format!("{:?}", redact_userinfo(&config.endpoint)), why)
+        })?;
         if config.timeout.is_zero() {
-            return Err(Error::invalid("collector timeout", "0s", "must be positive"));
+            return Err(Error::invalid(
+                "collector_timeout",
+                format!("{:?}", config.timeout),
+                "must be positive",
+            ));
         }
         let mut headers = Vec::with_capacity(config.headers.len() + 1);
         if let Some(auth) = &config.auth {
             headers.push((ureq::http::header::AUTHORIZATION, auth.header_value()?));
         }
         for (name, value) in &config.headers {
-            let parsed = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| Error::invalid("collector header name", name, "not a valid HTTP header name"))?;
+            let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                Error::invalid("collector_header", format!("{name:?}"), "not a valid HTTP header name")
+            })?;
             let reserved = RESERVED_HEADERS.contains(&parsed.as_str())
                 || (config.auth.is_some() && parsed == ureq::http::header::AUTHORIZATION);
             if reserved {
-                return Err(Error::invalid("collector header name", name, "is set by the transport"));
+                return Err(Error::invalid(
+                    "collector_header",
+                    format!("{name:?}"),
+                    "is set by the transport",
+                ));
             }
             let value = HeaderValue::from_str(value).map_err(|_| {
-                Error::invalid(format!("collector header {name}"), value, "not a valid HTTP header value")
+                Error::invalid(
+                    format!("collector_header {name}"),
+                    format!("{value:?}"),
+                    "not a valid HTTP header value",
+                )
             })?;
             headers.push((parsed, value));
         }
@@ -204,13 +225,14 @@ impl HttpTransport {
         })
     }
 
-    /// One POST, bounded by `budget` from DNS lookup to the end of the response body.
-    fn attempt(&self, payload: &[u8], budget: Duration) -> Result<(), Failure> {
+    /// One POST, bounded by `budget` (`None`: unbounded) from DNS lookup to the end of the
+    /// response body.
+    fn attempt(&self, payload: &[u8], budget: Option<Duration>) -> Result<(), Failure> {
         let mut request = self
             .agent
             .post(&self.url)
             .config()
-            .timeout_global(Some(budget))
+            .timeout_global(budget)
             .build()
             .header(ureq::http::header::CONTENT_TYPE, CONTENT_TYPE);
         for (name, value) in &self.headers {
@@ -218,7 +240,7 @@ impl HttpTransport {
         }
         let mut response = request.send(payload).map_err(classify)?;
         let status = response.status();
-        // Drained (bounded) so that the connection can be reused, as Go does (facts §2).
+        // Drained (bounded) so that the connection can be reused, as Go does (`transport/http.go`).
         let body =
             response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec().unwrap_or_default();
         if status.is_success() {
@@ -254,28 +276,46 @@ fn classify(error: ureq::Error) -> Failure {
 impl Transport for HttpTransport {
     /// Up to three attempts; waits 100 ms, then 200 ms between them, and only when the wait
     /// still leaves time before the deadline. The error of the last attempt is returned, with
-    /// the number of attempts.
+    /// the number of attempts. Without a deadline (see [`NO_DEADLINE_ABOVE`]) every attempt is
+    /// unbounded and the waits always fit.
     fn send(&mut self, payload: &[u8]) -> io::Result<()> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline(Instant::now(), self.timeout);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let mut backoff = self.first_backoff;
         let mut attempts = 0;
         loop {
-            let budget = deadline.saturating_duration_since(Instant::now());
             attempts += 1;
-            let failure = match self.attempt(payload, budget) {
+            let failure = match self.attempt(payload, left()) {
                 Ok(()) => return Ok(()),
                 Err(failure) => failure,
             };
-            let left = deadline.saturating_duration_since(Instant::now());
-            if !failure.retry || attempts >= self.max_attempts || backoff >= left {
+            let no_time = left().is_some_and(|left| backoff >= left);
+            if !failure.retry || attempts >= self.max_attempts || no_time {
                 let error = failure.error;
                 let kind = error.kind();
                 let noun = if attempts == 1 { "attempt" } else { "attempts" };
                 return Err(io::Error::new(kind, format!("{error} ({attempts} {noun})")));
             }
             thread::sleep(backoff);
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
         }
+    }
+}
+
+/// `now + timeout`, or `None` (no deadline) for a timeout above [`NO_DEADLINE_ABOVE`] or one
+/// the clock cannot represent.
+fn deadline(now: Instant, timeout: Duration) -> Option<Instant> {
+    if timeout > NO_DEADLINE_ABOVE {
+        return None;
+    }
+    now.checked_add(timeout)
+}
+
+/// The URL without anything between `://` and `@` (credentials), for error messages.
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}<redacted>{}", &url[..s + 3], &url[at..]),
+        _ => url.to_owned(),
     }
 }
 

@@ -4,7 +4,7 @@ mod http;
 mod udp;
 
 pub(crate) use http::{
-    check_endpoint, Auth, HttpConfig, HttpTransport, DEFAULT_TIMEOUT as DEFAULT_HTTP_TIMEOUT,
+    check_endpoint, redact_userinfo, Auth, HttpConfig, HttpTransport, DEFAULT_TIMEOUT as DEFAULT_HTTP_TIMEOUT,
 };
 pub(crate) use udp::UdpTransport;
 

@@ -201,7 +201,11 @@ fn accepted_post_carries_a_decodable_batch_and_the_right_headers() {
     assert!(r.header("user-agent").is_some_and(|ua| ua.starts_with("jaeger-layer/")));
     let batch = crate::receiver::decode_batch(&r.body).unwrap();
     assert_eq!(batch.process.service_name, "svc");
-    assert_eq!((batch.seq_no, batch.stats.is_some()), (None, false), "no seqNo/stats over HTTP (§2)");
+    assert_eq!(
+        (batch.seq_no, batch.stats.is_some()),
+        (None, false),
+        "no seqNo/stats over HTTP (`transport/http.go`)"
+    );
     assert_eq!(batch.spans.len(), spans.len());
     for (sent, got) in spans.iter().zip(&batch.spans) {
         crate::export::batch::tests::assert_same(sent, got);
@@ -391,4 +395,32 @@ fn base64_matches_rfc_4648_vectors() {
         assert_eq!(base64(plain.as_bytes()), encoded, "{plain}");
     }
     assert_eq!(base64(&[0xfb, 0xff, 0xbf]), "+/+/");
+}
+
+#[test]
+fn a_timeout_of_duration_max_means_no_deadline() {
+    let server = Server::start(vec![Reply::Status(500, ""), Reply::Status(202, "")]);
+    let mut t = transport(server.endpoint());
+    t.timeout = Duration::MAX;
+    t.send(b"x").unwrap();
+    assert_eq!(server.wait_requests(2).len(), 2, "retried: no deadline to run out");
+}
+
+#[test]
+fn the_exporter_sends_with_a_collector_timeout_of_duration_max() {
+    use tracing_subscriber::prelude::*;
+    let server = Server::start(vec![Reply::Status(202, "")]);
+    let (layer, guard) = crate::JaegerLayer::builder()
+        .service_name("svc")
+        .collector_endpoint(server.endpoint())
+        .collector_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info_span!("patient").in_scope(|| {});
+    });
+    guard.flush(WAIT).unwrap();
+    assert_eq!(server.wait_requests(1).len(), 1);
+    let stats = guard.stats();
+    assert_eq!((stats.spans_exported, stats.spans_failed), (1, 0));
 }

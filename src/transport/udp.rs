@@ -1,5 +1,6 @@
 //! UDP to the agent, with periodic re-resolution of the agent's host name so that an agent
-//! that moves (a Kubernetes pod, say) is followed (facts §1.3).
+//! that moves (a Kubernetes pod, say) is followed (jaeger-client-go
+//! `utils/reconnecting_udp_conn.go`).
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
