@@ -251,7 +251,7 @@ fn jaeger_rejects_malformed_trace_ids() {
 #[test]
 fn jaeger_zero_trace_id_and_debug_only_contexts() {
     // A zero trace id alone is "not found"; with a debug id or baggage it is a container for
-    // them with zero ids and flags (§5.3).
+    // them with zero ids and flags (jaeger-client-go `propagation.go` Extract).
     assert_eq!(extract(&headers(&[("uber-trace-id", "0:0:0:0")])), Ok(None));
     assert_eq!(extract(&headers(&[("uber-trace-id", "0:5:0:1")])), Ok(None));
     assert_eq!(extract(&headers(&[])), Ok(None));
@@ -578,6 +578,63 @@ fn w3c_tracestate_and_baggage() {
     let mut h = HashMap::new();
     Propagator::w3c().inject(&cx, &mut h);
     assert_eq!(h, headers(&[("baggage", "k=v")]));
+}
+
+#[test]
+fn w3c_baggage_bytes_that_are_not_utf8_become_replacement_characters() {
+    // W3C Baggage, `value`: percent-decoded octets that are not UTF-8 become U+FFFD.
+    let cases = [
+        ("k=%FF", "\u{fffd}"),
+        ("k=a%C3%28b", "a\u{fffd}(b"),
+        ("k=%E2%9C", "\u{fffd}"),
+        ("k=%F0%9F%98%80%FF", "😀\u{fffd}"),
+        ("k=%zz%20%E2%9C%93", "%zz ✓"),
+        ("k=100%", "100%"),
+    ];
+    for (value, want) in cases {
+        let cx = extract_both(&Propagator::w3c(), &[("traceparent", W3C_VALID), ("baggage", value)])
+            .unwrap()
+            .unwrap();
+        assert_eq!(cx.baggage().get("k"), Some(want), "{value:?}");
+    }
+}
+
+#[test]
+fn empty_baggage_values_are_no_items() {
+    // jaeger-client-go `span_context.go` WithBaggageItem: setting "" deletes the item.
+    let mut b: Baggage = [("a", "1"), ("b", "2")].into_iter().collect();
+    assert_eq!(b.set("a", ""), Some("1".into()));
+    assert_eq!(b.get("a"), None);
+    assert_eq!(b.set("b", String::new()), Some("2".into()));
+    assert!(b.is_empty());
+    assert_eq!(b, Baggage::default());
+    let shared: Baggage = [("a", "1")].into_iter().collect();
+    let mut mine = shared.clone();
+    assert_eq!(mine.remove("a").as_deref(), Some("1"));
+    assert_eq!(shared.get("a"), Some("1"), "copy-on-write");
+    assert_eq!([("a", "")].into_iter().collect::<Baggage>(), Baggage::default());
+
+    // Extraction: an empty value is no item, and overrides (removes) an earlier one.
+    let cx = extract(&headers(&[
+        ("uber-trace-id", "1:2:0:1"),
+        ("jaeger-baggage", "k=v,d=,x=1"),
+        ("uberctx-k", ""),
+        ("uberctx-e", ""),
+    ]))
+    .unwrap()
+    .unwrap();
+    assert_eq!(cx.baggage().iter().collect::<Vec<_>>(), [("x", "1")]);
+    let cx = extract_with(&Propagator::w3c(), &[("traceparent", W3C_VALID), ("baggage", "e=,k=v")]).unwrap();
+    assert_eq!(cx.unwrap().baggage().iter().collect::<Vec<_>>(), [("k", "v")]);
+    // A carrier with only empty items has no baggage.
+    assert_eq!(extract_with(&Propagator::jaeger(), &[("uberctx-k", "")]), Ok(None));
+    // And an empty item is never injected.
+    let mut cx = SpanContext::new(TraceId::new(0, 1), 2, 0, 1);
+    cx.baggage_mut().set("k", "v");
+    cx.baggage_mut().set("k", "");
+    let mut h = HashMap::new();
+    Propagator::composite([Propagator::jaeger(), Propagator::w3c(), Propagator::b3()]).inject(&cx, &mut h);
+    assert!(h.keys().all(|k| !k.contains("baggage") && !k.starts_with("uberctx")), "{h:?}");
 }
 
 // === B3 ===
@@ -944,6 +1001,10 @@ fn random_contexts_round_trip_in_every_format() {
         let mut h = HashMap::new();
         Propagator::jaeger().inject(&cx, &mut h);
         assert_same(&extract(&h).unwrap().unwrap(), &cx, &h);
+        let mut h = HashMap::new();
+        Propagator::jaeger().inject(&cx, &mut HttpHeaders(&mut h));
+        assert!(h.values().all(|v| v.bytes().all(|b| b.is_ascii_graphic())), "{h:?}");
+        assert_same(&extract(&HttpHeaders(&h)).unwrap().unwrap(), &cx, &h);
 
         let mut h = HashMap::new();
         Propagator::w3c().inject(&cx, &mut h);
