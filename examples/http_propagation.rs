@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use jaeger_layer::receiver::Receiver;
 use jaeger_layer::testing::Spans;
-use jaeger_layer::{CarrierFormat, ExporterGuard, Extractor, HttpHeaders, JaegerLayer, JaegerSpanExt, TagValue};
+use jaeger_layer::{
+    CarrierFormat, ExporterGuard, Extractor, HttpHeaders, JaegerLayer, JaegerSpanExt, TagValue,
+};
 use tracing::{instrument, Dispatch, Span};
 use tracing_subscriber::prelude::*;
 

@@ -352,7 +352,8 @@ fn text_maps_are_verbatim_and_http_headers_url_encoded() {
 
     // Inject: verbatim into a text map, encoded into HTTP headers; the TextMap wrapper
     // forces verbatim, the HttpHeaders one encoding.
-    let cx = SpanContext::new(TraceId::new(0, 1), 2, 0, 1).with_baggage([("k", "a b+c/é")].into_iter().collect());
+    let cx =
+        SpanContext::new(TraceId::new(0, 1), 2, 0, 1).with_baggage([("k", "a b+c/é")].into_iter().collect());
     for p in [Propagator::jaeger(), Propagator::b3(), Propagator::b3_single()] {
         let name = if p == Propagator::jaeger() { "uberctx-k" } else { "baggage-k" };
         let mut h = HashMap::new();
@@ -403,7 +404,11 @@ fn optional_whitespace_around_every_header_value_is_ignored() {
             ],
             (0, 1, 2, 3, 1),
         ),
-        (Propagator::b3(), vec![("x-b3-traceid", "1"), ("x-b3-spanid", "2"), ("x-b3-flags", " 1 ")], (0, 1, 2, 0, 3)),
+        (
+            Propagator::b3(),
+            vec![("x-b3-traceid", "1"), ("x-b3-spanid", "2"), ("x-b3-flags", " 1 ")],
+            (0, 1, 2, 0, 3),
+        ),
         (
             Propagator::w3c(),
             vec![("traceparent", &traceparent), ("tracestate", " a=b,c=d\t"), ("baggage", "\tk = v ")],
@@ -719,7 +724,10 @@ fn b3_multi_conformance() {
         (&[("x-b3-traceid", "00000000000000001"), s], (0, 1, 2, 0, 0)),
         (&[t, ("x-b3-spanid", "2")], (0, 1, 2, 0, 0)),
         (&[t, s, ("x-b3-parentspanid", "1")], (0, 1, 2, 1, 0)),
-        (&[("x-b3-traceid", "abc"), ("x-b3-spanid", "DEF"), ("x-b3-parentspanid", "0")], (0, 0xabc, 0xdef, 0, 0)),
+        (
+            &[("x-b3-traceid", "abc"), ("x-b3-spanid", "DEF"), ("x-b3-parentspanid", "0")],
+            (0, 0xabc, 0xdef, 0, 0),
+        ),
     ];
     for (pairs, want) in ok {
         let cx = extract_both(&Propagator::b3(), pairs).unwrap().unwrap();
@@ -765,7 +773,10 @@ fn b3_single_conformance() {
         // Shorter ids are left-padded, in the single header too.
         ("1-2-1-3".into(), (0, 1, 2, 3, 1)),
         ("abc-def".into(), (0, 0xabc, 0xdef, 0, 0)),
-        (format!("{}-{}-1", &t[1..], &s[1..]), (0x0f1_98ee_5634_3ba8, 0x64fe_8b2a_57d3_eff7, 0x457_b5a2_e4d8_6bd1, 0, 1)),
+        (
+            format!("{}-{}-1", &t[1..], &s[1..]),
+            (0x0f1_98ee_5634_3ba8, 0x64fe_8b2a_57d3_eff7, 0x457_b5a2_e4d8_6bd1, 0, 1),
+        ),
         (format!("{t}-{s}-1-1"), (0x80f1_98ee_5634_3ba8, 0x64fe_8b2a_57d3_eff7, 0xe457_b5a2_e4d8_6bd1, 1, 1)),
     ];
     for (value, want) in ok {
@@ -800,7 +811,10 @@ fn b3_single_conformance() {
         );
     }
     // A zero span id is no context.
-    assert_eq!(extract_with(&Propagator::b3_single(), &[("b3", &format!("{t}-0000000000000000-1"))]), Ok(None));
+    assert_eq!(
+        extract_with(&Propagator::b3_single(), &[("b3", &format!("{t}-0000000000000000-1"))]),
+        Ok(None)
+    );
     // The single header takes precedence over the multi-header form.
     let cx = extract_with(
         &Propagator::b3(),
@@ -863,7 +877,8 @@ fn baggage_limits_count_items_and_bytes() {
     let err = extract(&headers(&[("uberctx-k1", &v), ("uberctx-k", "yz")])).unwrap_err();
     assert_eq!(err.kind(), ExtractErrorKind::TooLarge);
     // An empty value is no item and costs nothing.
-    let cx = extract(&headers(&[("uberctx-k1", &v), ("uberctx-k", "y"), ("uberctx-e", "")])).unwrap().unwrap();
+    let cx =
+        extract(&headers(&[("uberctx-k1", &v), ("uberctx-k", "y"), ("uberctx-e", "")])).unwrap().unwrap();
     assert_eq!(cx.baggage().len(), 2);
     // The W3C header counts items the same way.
     let many: Vec<String> = (0..181).map(|i| format!("k{i}=v")).collect();

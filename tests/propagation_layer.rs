@@ -151,5 +151,8 @@ fn an_empty_baggage_value_removes_the_item() {
             ("override".into(), TagValue::Bool(true)),
         ]
     );
-    assert_eq!(logs[3], [("event".into(), s("baggage")), ("key".into(), s("never-set")), ("value".into(), s(""))]);
+    assert_eq!(
+        logs[3],
+        [("event".into(), s("baggage")), ("key".into(), s("never-set")), ("value".into(), s(""))]
+    );
 }
