@@ -3,7 +3,7 @@
 //! `cargo run --example http_propagation --features testing` runs, in one process, an HTTP
 //! server (`user-service`, on `tiny_http`) and a client (`web-frontend`, on `ureq`), each
 //! with its own `JaegerLayer` exporting to a stand-in agent. The client injects its span's
-//! context into the request headers (`span.inject(&mut headers)`); the server's
+//! context into the request headers (`span.inject(&mut HttpHeaders(&mut headers))`); the server's
 //! `#[instrument]` handler extracts it (`Span::current().set_parent_from(&headers)`), so
 //! the server's spans join the client's trace. Baggage set by the client reaches the
 //! server the same way. The example prints the trace and exits non-zero unless it is one
@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use jaeger_layer::receiver::Receiver;
 use jaeger_layer::testing::Spans;
-use jaeger_layer::{ExporterGuard, Extractor, JaegerLayer, JaegerSpanExt, TagValue};
+use jaeger_layer::{
+    CarrierFormat, ExporterGuard, Extractor, HttpHeaders, JaegerLayer, JaegerSpanExt, TagValue,
+};
 use tracing::{instrument, Dispatch, Span};
 use tracing_subscriber::prelude::*;
 
@@ -37,6 +39,11 @@ impl Extractor for Headers<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.iter().map(|h| h.field.as_str().as_str()).collect()
+    }
+
+    // HTTP headers: baggage values arrive URL-encoded.
+    fn carrier_format(&self) -> CarrierFormat {
+        CarrierFormat::HttpHeaders
     }
 }
 
@@ -78,7 +85,8 @@ fn serve(server: &tiny_http::Server, dispatch: &Dispatch) {
 #[instrument(skip(url), fields(otel.kind = "client", http.url = url))]
 fn fetch_user(url: &str) -> Result<String, ureq::Error> {
     let mut headers = HashMap::<String, String>::new();
-    Span::current().inject(&mut headers);
+    // HTTP headers kept in a HashMap: `HttpHeaders` URL-encodes the baggage values.
+    Span::current().inject(&mut HttpHeaders(&mut headers));
     let mut request = ureq::get(url);
     for (name, value) in &headers {
         request = request.header(name, value);

@@ -9,7 +9,8 @@ use crate::span_data::{FLAG_DEBUG, FLAG_SAMPLED};
 /// them, and across process boundaries.
 ///
 /// Cloning is cheap (a reference count); a child shares its parent's items until one of
-/// them changes (copy-on-write).
+/// them changes (copy-on-write). An item's value is never empty: setting the empty string
+/// removes the item, as jaeger-client-go's `SpanContext.WithBaggageItem` does.
 ///
 /// ```
 /// use jaeger_layer::Baggage;
@@ -19,6 +20,9 @@ use crate::span_data::{FLAG_DEBUG, FLAG_SAMPLED};
 /// b.set("user", "grace");
 /// assert_eq!(child.get("user"), Some("ada"));
 /// assert_eq!(b.get("user"), Some("grace"));
+/// b.set("user", "");
+/// assert_eq!(b.get("user"), None);
+/// assert!(b.is_empty());
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Baggage(Option<Arc<Vec<(String, String)>>>);
@@ -29,11 +33,15 @@ impl Baggage {
         self.0.as_ref()?.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    /// Sets `key` to `value`, returning the previous value. Copies the items only when they
-    /// are shared with another span.
+    /// Sets `key` to `value`, returning the previous value. An empty `value` removes the
+    /// item (jaeger-client-go `span_context.go` WithBaggageItem), as
+    /// [`remove`](Self::remove). Copies the items only when they are shared with another span.
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> Option<String> {
         let key = key.into();
         let value = value.into();
+        if value.is_empty() {
+            return self.remove(&key);
+        }
         let items = Arc::make_mut(self.0.get_or_insert_with(Default::default));
         match items.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => Some(std::mem::replace(v, value)),
@@ -42,6 +50,27 @@ impl Baggage {
                 None
             }
         }
+    }
+
+    /// Removes `key`, returning its value. Copies the items only when they are shared with
+    /// another span and `key` is among them.
+    ///
+    /// ```
+    /// use jaeger_layer::Baggage;
+    /// let mut b: Baggage = [("a", "1"), ("b", "2")].into_iter().collect();
+    /// assert_eq!(b.remove("a").as_deref(), Some("1"));
+    /// assert_eq!(b.remove("a"), None);
+    /// assert_eq!(b.iter().collect::<Vec<_>>(), [("b", "2")]);
+    /// ```
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let shared = self.0.as_mut()?;
+        let i = shared.iter().position(|(k, _)| k == key)?;
+        let (_, value) = Arc::make_mut(shared).remove(i);
+        if shared.is_empty() {
+            // Equal to a baggage that never had items.
+            self.0 = None;
+        }
+        Some(value)
     }
 
     /// Whether there are no items.
@@ -168,7 +197,7 @@ impl SpanContext {
 }
 
 /// The `uber-trace-id` form `{trace}:{span}:{parent}:{flags}`, as Jaeger's writer emits it
-/// (facts §5.2): zero-padded lower-case hex ids (16 or 32 digits for the trace id), flags as
+/// (jaeger-client-go `span_context.go` String): zero-padded lower-case hex ids (16 or 32 digits for the trace id), flags as
 /// unpadded lower-case hex. Baggage and debug id are not part of it.
 ///
 /// ```
@@ -198,14 +227,17 @@ impl std::fmt::Display for SpanContext {
     }
 }
 
-/// Parses the `uber-trace-id` form: 1–32 hex digits of trace id, 1–16 of span and parent id,
-/// 1–2 of flags, either case, separated by `:`. The value is taken as it is: no URL decoding,
-/// no trimming; a zero trace id parses (extraction treats it as absent).
+/// Parses the `uber-trace-id` form: 1–32 hex digits of trace id, 1–16 of span and parent id
+/// (leading zeros count towards these lengths, as in jaeger-client-go), flags as a hex byte
+/// with any number of leading zeros, either case, separated by `:`. The value is taken as it
+/// is: no URL decoding, no trimming; zero ids parse (extraction treats a zero trace or span id
+/// as no context).
 ///
 /// ```
 /// use jaeger_layer::{SpanContext, TraceId};
 /// let cx: SpanContext = "ABC:def:1:3".parse().unwrap();
 /// assert_eq!(cx, SpanContext::new(TraceId::new(0, 0xabc), 0xdef, 1, 3));
+/// assert_eq!("1:2:0:001".parse::<SpanContext>().unwrap().flags(), 1);
 /// assert!("abc:def:1".parse::<SpanContext>().is_err());
 /// ```
 impl std::str::FromStr for SpanContext {

@@ -41,7 +41,8 @@ impl TraceId {
     }
 }
 
-/// Lower-case hex, 16 digits when `high == 0`, else 32 (Jaeger's writer, facts §5.2).
+/// Lower-case hex, 16 digits when `high == 0`, else 32 (jaeger-client-go `span_context.go`
+/// TraceID.String).
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut buf = [0u8; 32];

@@ -77,15 +77,21 @@
 //! was not yet observed. Formats: Jaeger (`uber-trace-id`, `uberctx-*` baggage,
 //! `jaeger-debug-id`), W3C Trace Context, B3, or a composite ([`Propagator`]).
 //!
+//! Carriers come in Jaeger's two formats ([`CarrierFormat`]): HTTP headers, whose baggage
+//! values are URL-encoded (an `http::HeaderMap` with the `http` feature, or any carrier
+//! wrapped in [`HttpHeaders`]), and text maps, whose values are kept verbatim (a plain
+//! `HashMap`, or any carrier wrapped in [`TextMap`]).
+//!
 //! ```
 //! use std::collections::HashMap;
-//! use jaeger_layer::JaegerSpanExt;
+//! use jaeger_layer::{HttpHeaders, JaegerSpanExt};
 //!
 //! #[tracing::instrument(skip(headers))]
 //! fn server(headers: &HashMap<String, String>) {
-//!     let _ = tracing::Span::current().set_parent_from(headers); // malformed: stays a root
+//!     // HTTP headers in a HashMap: say so, so that baggage is URL-decoded.
+//!     let _ = tracing::Span::current().set_parent_from(&HttpHeaders(headers)); // malformed: stays a root
 //!     let mut outgoing = HashMap::new();
-//!     tracing::Span::current().inject(&mut outgoing); // calls further down
+//!     tracing::Span::current().inject(&mut HttpHeaders(&mut outgoing)); // calls further down
 //! }
 //! # server(&HashMap::new());
 //! ```
@@ -184,7 +190,10 @@ pub use error::Error;
 pub use export::{ExporterGuard, StatsHandle};
 pub use id::TraceId;
 pub use layer::JaegerLayer;
-pub use propagation::{extract, ExtractError, ExtractErrorKind, Extractor, Injector, Propagator};
+pub use propagation::{
+    extract, CarrierFormat, ExtractError, ExtractErrorKind, Extractor, HttpHeaders, Injector, Propagator,
+    TextMap,
+};
 pub use sampler::{RemoteSampler, Sampler};
 pub use span_data::{Log, RefType, SpanRef, Tag, TagValue};
 pub use span_ext::{JaegerSpanExt, SetParentError, SetParentFromError};

@@ -77,25 +77,33 @@ pub trait JaegerSpanExt {
     fn baggage_item(&self, key: &str) -> Option<String>;
 
     /// Sets a baggage item on this span: children created afterwards inherit it and inject
-    /// sends it downstream. A sampled span logs `event=baggage, key, value`. Values longer
-    /// than 2048 bytes are cut (and the log says `truncated=true`).
+    /// sends it downstream. An empty `value` removes the item (jaeger-client-go
+    /// `span_context.go` WithBaggageItem): it is then neither read nor injected, here and in
+    /// children created afterwards. A sampled span logs `event=baggage, key, value` (the
+    /// value empty for a removal), plus `override=true` when the key had a value and
+    /// `truncated=true` when the value was cut at 2048 bytes (jaeger-client-go
+    /// `baggage_setter.go`).
     ///
     /// ```
     /// use jaeger_layer::JaegerSpanExt;
-    /// tracing::Span::none().set_baggage_item("user", "ada"); // inert without a layer
+    /// let span = tracing::Span::none();
+    /// span.set_baggage_item("user", "ada"); // inert without a layer
+    /// span.set_baggage_item("user", ""); // removes `user`
     /// ```
     fn set_baggage_item(&self, key: &str, value: &str);
 
     /// Writes the span's context (and baggage) into `carrier` with the layer's
     /// [`Propagator`](crate::Propagator), e.g. into the headers of an outgoing request.
+    /// Baggage values are encoded as the carrier's [`CarrierFormat`](crate::CarrierFormat)
+    /// says: wrap a `HashMap` of HTTP headers in [`HttpHeaders`](crate::HttpHeaders).
     /// Freezes the context (see [`set_parent`](Self::set_parent)). Writes nothing when the
     /// span is disabled or no layer is installed.
     ///
     /// ```
     /// use std::collections::HashMap;
-    /// use jaeger_layer::JaegerSpanExt;
+    /// use jaeger_layer::{HttpHeaders, JaegerSpanExt};
     /// let mut headers = HashMap::new();
-    /// tracing::Span::current().inject(&mut headers);
+    /// tracing::Span::current().inject(&mut HttpHeaders(&mut headers));
     /// assert!(headers.is_empty()); // no JaegerLayer here
     /// ```
     fn inject(&self, carrier: &mut dyn Injector);

@@ -1,11 +1,14 @@
 //! Propagation through the public API: round trips for every format, the conformance rules
-//! of facts §5 and the W3C / B3 specs, malformed-input tables, limits, composite precedence.
+//! of jaeger-client-go's propagators and the W3C / B3 specs, text-map vs HTTP-header carriers,
+//! malformed-input tables, limits, composite precedence.
 // Table-driven: the tables' element types are the tests' shape.
 #![allow(clippy::type_complexity)]
 
 use std::collections::HashMap;
 
-use jaeger_layer::{extract, Baggage, ExtractErrorKind, Propagator, SpanContext, TraceId};
+use jaeger_layer::{
+    extract, Baggage, ExtractErrorKind, HttpHeaders, Propagator, SpanContext, TextMap, TraceId,
+};
 
 fn headers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -13,6 +16,18 @@ fn headers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 fn extract_with(p: &Propagator, pairs: &[(&str, &str)]) -> Result<Option<SpanContext>, ExtractErrorKind> {
     p.extract(&headers(pairs)).map_err(|e| e.kind())
+}
+
+/// As `extract_with`, the carrier read as HTTP headers.
+fn extract_http(p: &Propagator, pairs: &[(&str, &str)]) -> Result<Option<SpanContext>, ExtractErrorKind> {
+    p.extract(&HttpHeaders(headers(pairs))).map_err(|e| e.kind())
+}
+
+/// Both carrier formats, for tables that hold in either.
+fn extract_both(p: &Propagator, pairs: &[(&str, &str)]) -> Result<Option<SpanContext>, ExtractErrorKind> {
+    let text = extract_with(p, pairs);
+    assert_eq!(extract_http(p, pairs), text, "HTTP headers and text map differ: {pairs:?}");
+    text
 }
 
 fn ids(cx: &SpanContext) -> (u64, u64, u64, u64, u8) {
@@ -53,7 +68,8 @@ fn tricky_baggage() -> Baggage {
 
 #[test]
 fn jaeger_writes_the_go_format() {
-    // (trace, span, parent, flags) -> uber-trace-id as Go's writer emits it (facts §5.2).
+    // (trace, span, parent, flags) -> uber-trace-id as Go's writer emits it
+    // (jaeger-client-go `span_context.go` String).
     let cases = [
         (TraceId::new(0, 0xabc), 1, 0, 0, "0000000000000abc:0000000000000001:0000000000000000:0"),
         (TraceId::new(1, 2), 3, 4, 1, "00000000000000010000000000000002:0000000000000003:0000000000000004:1"),
@@ -74,6 +90,10 @@ fn jaeger_writes_the_go_format() {
         Propagator::jaeger().inject(&cx, &mut h);
         assert_eq!(h.len(), 1);
         assert_eq!(h["uber-trace-id"], want);
+        // Never URL-encoded, not even into HTTP headers.
+        let mut h = HashMap::new();
+        Propagator::jaeger().inject(&cx, &mut HttpHeaders(&mut h));
+        assert_eq!(h["uber-trace-id"], want);
         assert_eq!(cx.to_string(), want);
         assert_eq!(want.parse::<SpanContext>().unwrap(), cx);
     }
@@ -86,13 +106,21 @@ fn jaeger_round_trips_ids_flags_and_baggage() {
     {
         for flags in [0u8, 1, 3, 9, 0xa] {
             let cx = SpanContext::new(trace, 0x1234, 0x5678, flags).with_baggage(tricky_baggage());
+            // HTTP headers: values URL-encoded as Go's QueryEscape does, but a space as %20.
             let mut h = HashMap::new();
-            Propagator::jaeger().inject(&cx, &mut h);
-            // Values are URL-encoded as Go's QueryEscape does (§5.3), but a space as %20.
+            Propagator::jaeger().inject(&cx, &mut HttpHeaders(&mut h));
             assert_eq!(h["uberctx-spaces"], "a%20b%20%20c%20");
             assert_eq!(h["uberctx-colon"], "x%3Ay%3Az");
             assert_eq!(h["uberctx-slash"], "%2Fp%2Fq");
             assert!(h.values().all(|v| v.bytes().all(|b| b.is_ascii_graphic())), "{h:?}");
+            let back = extract(&HttpHeaders(&h)).unwrap().unwrap();
+            assert_same(&back, &cx, &h);
+            // A text map: verbatim both ways (jaeger-client-go's TextMap propagator).
+            let mut h = HashMap::new();
+            Propagator::jaeger().inject(&cx, &mut h);
+            assert_eq!(h["uberctx-spaces"], "a b  c ");
+            assert_eq!(h["uberctx-pct"], "100%+1=2&");
+            assert_eq!(h["uberctx-uni"], "ünï ✓ 日本");
             let back = extract(&h).unwrap().unwrap();
             assert_same(&back, &cx, &h);
         }
@@ -112,17 +140,56 @@ fn jaeger_reads_what_peers_write() {
         ("0af7651916cd43dd8448eb211c80319c:1:0:3", (HIGH, LOW, 1, 0, 3)),
         ("00000000000000000000000000000001:1:0:3", (0, 1, 1, 0, 3)),
         ("1:ffffffffffffffff:ffffffffffffffff:ff", (0, 1, u64::MAX, u64::MAX, 0xff)),
-        // Flags are hex: `a` is debug+firehose, `10` is 0x10 (Go would read decimal 10, §11).
+        // Flags are hex: `a` is debug+firehose, `10` is 0x10 (Go would read decimal 10).
         ("1:2:0:a", (0, 1, 2, 0, 0xa)),
         ("1:2:0:10", (0, 1, 2, 0, 0x10)),
-        // HTTP-header mode URL-decodes the value first (§5.3; Python quotes it).
-        ("1%3A2%3A0%3A1", (0, 1, 2, 0, 1)),
-        // A valid trace id with span id 0 is returned as parsed; `is_valid()` says it is not.
-        ("1:0:0:1", (0, 1, 0, 0, 1)),
+        // Leading zeros in the flags, as every Jaeger reader accepts them.
+        ("1:2:0:001", (0, 1, 2, 0, 1)),
+        ("1:2:0:00", (0, 1, 2, 0, 0)),
+        ("1:2:0:0000000000000000000ff", (0, 1, 2, 0, 0xff)),
+        ("1:2:0:000A", (0, 1, 2, 0, 0xa)),
+        // Leading zeros in ids, up to Go's length limits.
+        ("00000000000000000000000000000abc:0000000000000002:0000000000000000:1", (0, 0xabc, 2, 0, 1)),
+        // HTTP optional whitespace around the value.
+        (" \t1:2:0:1\t ", (0, 1, 2, 0, 1)),
     ];
     for (value, want) in cases {
-        let cx = extract(&headers(&[("uber-trace-id", value)])).unwrap().unwrap_or_else(|| panic!("{value}"));
+        let cx = extract_both(&Propagator::jaeger(), &[("uber-trace-id", value)])
+            .unwrap()
+            .unwrap_or_else(|| panic!("{value}"));
         assert_eq!(ids(&cx), want, "{value}");
+    }
+    // HTTP headers: the value is URL-decoded first (jaeger-client-go `propagation.go`;
+    // Python quotes it). A text map takes it verbatim.
+    let quoted = [("uber-trace-id", "1%3A2%3A0%3A1")];
+    assert_eq!(ids(&extract_http(&Propagator::jaeger(), &quoted).unwrap().unwrap()), (0, 1, 2, 0, 1));
+    assert_eq!(extract_with(&Propagator::jaeger(), &quoted), Err(ExtractErrorKind::Corrupt));
+}
+
+#[test]
+fn a_zero_span_id_is_no_context_and_the_next_format_answers() {
+    // jaeger-client-go `span_context.go`: IsValid needs a non-zero trace id and span id.
+    assert_eq!(extract_both(&Propagator::jaeger(), &[("uber-trace-id", "1:0:0:1")]), Ok(None));
+    assert_eq!(extract_both(&Propagator::jaeger(), &[("uber-trace-id", "1:0000000000000000:5:1")]), Ok(None));
+    // What else the carrier holds still crosses, in a context with zero ids.
+    let cx = extract_both(&Propagator::jaeger(), &[("uber-trace-id", "1:0:0:1"), ("uberctx-k", "v")])
+        .unwrap()
+        .unwrap();
+    assert_eq!((ids(&cx), cx.baggage().get("k")), ((0, 0, 0, 0, 0), Some("v")));
+    // A composite goes on to the next format.
+    let b3 = ("b3", "0000000000000003-0000000000000004-1");
+    let p = Propagator::composite([Propagator::jaeger(), Propagator::b3()]);
+    let cx = extract_both(&p, &[("uber-trace-id", "1:0:0:1"), b3]).unwrap().unwrap();
+    assert_eq!(ids(&cx), (0, 3, 4, 0, 1));
+    // The same in B3: a zero span id is no context, not an error.
+    let p = Propagator::composite([Propagator::b3(), Propagator::jaeger()]);
+    for pairs in [
+        &[("b3", "0000000000000003-0000000000000000-1"), ("uber-trace-id", "5:6:0:1")][..],
+        &[("x-b3-traceid", "3"), ("x-b3-spanid", "0"), ("uber-trace-id", "5:6:0:1")][..],
+    ] {
+        let cx = extract_both(&p, pairs).unwrap().unwrap();
+        assert_eq!(ids(&cx), (0, 5, 6, 0, 1), "{pairs:?}");
+        assert_eq!(extract_both(&Propagator::b3(), pairs), Ok(None), "{pairs:?}");
     }
 }
 
@@ -144,27 +211,32 @@ fn jaeger_rejects_malformed_trace_ids() {
         "-1:2:3:1",
         "0x1:2:3:1",
         "1:0x2:3:1",
-        " 1:2:3:1",
-        "1:2:3:1 ",
         "1:2 :3:1",
+        "1: 2:3:1",
         "1_0:2:3:1",
         "g:2:3:1",
         "1:2:3:g",
         "1:2:3:100",
+        "1:2:3:00100",
+        "1:2:3:0x1",
         "1:2:3:-1",
         "1:2:3:+1",
         "é:2:3:1",
         "1:2:3:1\n",
+        "\u{a0}1:2:3:1",
         "1;2;3;1",
         "1+2:3:4:1",
         &too_long_trace,
         &too_long_span,
         "1:2:10000000000000000:1",
+        // Go checks the length before parsing: leading zeros do not make a long id valid.
+        "1:00000000000000002:0:1",
+        "000000000000000000000000000000001:2:0:1",
         "%zz:2:3:1",
     ];
     for value in cases {
         assert_eq!(
-            extract_with(&Propagator::jaeger(), &[("uber-trace-id", value)]),
+            extract_both(&Propagator::jaeger(), &[("uber-trace-id", value)]),
             Err(ExtractErrorKind::Corrupt),
             "{value:?}"
         );
@@ -179,16 +251,19 @@ fn jaeger_rejects_malformed_trace_ids() {
 #[test]
 fn jaeger_zero_trace_id_and_debug_only_contexts() {
     // A zero trace id alone is "not found"; with a debug id or baggage it is a container for
-    // them with zero ids and flags (§5.3).
+    // them with zero ids and flags (jaeger-client-go `propagation.go` Extract).
     assert_eq!(extract(&headers(&[("uber-trace-id", "0:0:0:0")])), Ok(None));
     assert_eq!(extract(&headers(&[("uber-trace-id", "0:5:0:1")])), Ok(None));
     assert_eq!(extract(&headers(&[])), Ok(None));
     assert_eq!(extract(&headers(&[("x-other", "1")])), Ok(None));
 
-    let cx =
-        extract(&headers(&[("uber-trace-id", "0:5:0:1"), ("jaeger-debug-id", "req+42")])).unwrap().unwrap();
+    let debug = [("uber-trace-id", "0:5:0:1"), ("jaeger-debug-id", " req+42\t")];
+    let cx = extract_http(&Propagator::jaeger(), &debug).unwrap().unwrap();
     assert_eq!(ids(&cx), (0, 0, 0, 0, 0));
+    // HTTP headers: URL-decoded, optional whitespace dropped; a text map: verbatim.
     assert_eq!(cx.debug_id(), Some("req 42"));
+    let cx = extract_with(&Propagator::jaeger(), &debug).unwrap().unwrap();
+    assert_eq!(cx.debug_id(), Some(" req+42\t"));
 
     let cx = extract(&headers(&[("Jaeger-Debug-Id", "abc")])).unwrap().unwrap();
     assert!(!cx.trace_id().is_valid() && !cx.is_valid());
@@ -213,7 +288,7 @@ fn jaeger_zero_trace_id_and_debug_only_contexts() {
 
 #[test]
 fn jaeger_baggage_extraction_rules() {
-    let cx = extract(&headers(&[
+    let cx = extract(&HttpHeaders(headers(&[
         ("uber-trace-id", "1:2:0:1"),
         ("UberCtx-User-Name", "Ada+Lovelace"),
         ("uberctx-path", "%2Fa%2Fb"),
@@ -221,7 +296,7 @@ fn jaeger_baggage_extraction_rules() {
         ("uberctx-utf", "%E2%9C%93"),
         ("uberctx-", "ignored: empty key"),
         ("jaeger-baggage", "k1=v1, k2 = v 2,bad,x=y=z,User-Name=from-jaeger-baggage"),
-    ]))
+    ])))
     .unwrap()
     .unwrap();
     let b = cx.baggage();
@@ -236,6 +311,130 @@ fn jaeger_baggage_extraction_rules() {
     assert_eq!(b.get("User-Name"), Some("from-jaeger-baggage"));
     assert_eq!(b.get("x"), None);
     assert_eq!(b.len(), 7, "{b:?}");
+}
+
+#[test]
+fn text_maps_are_verbatim_and_http_headers_url_encoded() {
+    // (header, value in the carrier, baggage key or "debug", read from a text map, read from
+    // HTTP headers), as jaeger-client-go's TextMap and HTTPHeaders propagators read them.
+    let cases: &[(&str, &str, &str, Option<&str>, Option<&str>)] = &[
+        ("uberctx-k", "a%20b", "k", Some("a%20b"), Some("a b")),
+        ("uberctx-k", "a+b", "k", Some("a+b"), Some("a b")),
+        ("uberctx-k", "100%", "k", Some("100%"), Some("100%")),
+        ("uberctx-k", "%2Fp", "k", Some("%2Fp"), Some("/p")),
+        ("uberctx-k", " v\t", "k", Some(" v\t"), Some("v")),
+        ("uberctx-k", "%20v%20", "k", Some("%20v%20"), Some(" v ")),
+        ("jaeger-debug-id", "a+b%21", "debug", Some("a+b%21"), Some("a b!")),
+        // jaeger-baggage is QueryUnescape'd as a whole in either (`parseCommaSeparatedMap`).
+        ("jaeger-baggage", "k=a+b%2Cc", "k", Some("a b"), Some("a b")),
+        ("jaeger-baggage", " k=a%20b ", "k", Some("a b"), Some("a b")),
+    ];
+    for &(name, value, key, text, http) in cases {
+        let read = |cx: Option<SpanContext>| {
+            let cx = cx.expect("a baggage or debug-id context");
+            if key == "debug" {
+                cx.debug_id().map(str::to_owned)
+            } else {
+                cx.baggage().get(key).map(str::to_owned)
+            }
+        };
+        let got = read(extract_with(&Propagator::jaeger(), &[(name, value)]).unwrap());
+        assert_eq!(got.as_deref(), text, "text map {name}: {value:?}");
+        let got = read(extract_http(&Propagator::jaeger(), &[(name, value)]).unwrap());
+        assert_eq!(got.as_deref(), http, "HTTP headers {name}: {value:?}");
+    }
+    // B3's `baggage-*` follows the carrier format in the same way.
+    let pairs = [("b3", "1-2-1"), ("baggage-k", "a+b%20c")];
+    let cx = extract_with(&Propagator::b3(), &pairs).unwrap().unwrap();
+    assert_eq!(cx.baggage().get("k"), Some("a+b%20c"));
+    let cx = extract_http(&Propagator::b3(), &pairs).unwrap().unwrap();
+    assert_eq!(cx.baggage().get("k"), Some("a b c"));
+
+    // Inject: verbatim into a text map, encoded into HTTP headers; the TextMap wrapper
+    // forces verbatim, the HttpHeaders one encoding.
+    let cx =
+        SpanContext::new(TraceId::new(0, 1), 2, 0, 1).with_baggage([("k", "a b+c/é")].into_iter().collect());
+    for p in [Propagator::jaeger(), Propagator::b3(), Propagator::b3_single()] {
+        let name = if p == Propagator::jaeger() { "uberctx-k" } else { "baggage-k" };
+        let mut h = HashMap::new();
+        p.inject(&cx, &mut h);
+        assert_eq!(h[name], "a b+c/é");
+        let mut h = HashMap::new();
+        p.inject(&cx, &mut TextMap(&mut h));
+        assert_eq!(h[name], "a b+c/é");
+        let mut h = HashMap::new();
+        p.inject(&cx, &mut HttpHeaders(&mut h));
+        assert_eq!(h[name], "a%20b%2Bc%2F%C3%A9");
+        assert_eq!(p.extract(&HttpHeaders(&h)).unwrap().unwrap().baggage().get("k"), Some("a b+c/é"));
+        // Read with the wrong format, the value is not what was sent: the format matters.
+        assert_eq!(p.extract(&h).unwrap().unwrap().baggage().get("k"), Some("a%20b%2Bc%2F%C3%A9"));
+    }
+    // W3C `baggage` is percent-encoded by its own grammar, whatever the carrier.
+    let mut h = HashMap::new();
+    Propagator::w3c().inject(&cx, &mut h);
+    assert_eq!(h["baggage"], "k=a%20b%2Bc%2F%C3%A9");
+}
+
+#[test]
+fn optional_whitespace_around_every_header_value_is_ignored() {
+    // (propagator, headers with OWS (spaces, tabs) around every value, expected ids).
+    let t = "0af7651916cd43dd8448eb211c80319c";
+    let b3_single = format!(" \t{t}-0000000000000002-1-0000000000000003 \t");
+    let traceparent = format!("\t00-{t}-0000000000000002-01 ");
+    let cases: &[(Propagator, Vec<(&str, &str)>, (u64, u64, u64, u64, u8))] = &[
+        (
+            Propagator::jaeger(),
+            vec![
+                ("uber-trace-id", " 1:2:3:1\t"),
+                ("uberctx-k", "\t v "),
+                ("jaeger-debug-id", " d "),
+                ("jaeger-baggage", " j=w\t"),
+            ],
+            (0, 1, 2, 3, 1),
+        ),
+        (Propagator::b3_single(), vec![("b3", &b3_single), ("baggage-k", " v\t")], (HIGH, LOW, 2, 3, 1)),
+        (
+            Propagator::b3(),
+            vec![
+                ("x-b3-traceid", " 1 "),
+                ("x-b3-spanid", "\t2\t"),
+                ("x-b3-parentspanid", " 3"),
+                ("x-b3-sampled", "1 "),
+                ("baggage-k", " v"),
+            ],
+            (0, 1, 2, 3, 1),
+        ),
+        (
+            Propagator::b3(),
+            vec![("x-b3-traceid", "1"), ("x-b3-spanid", "2"), ("x-b3-flags", " 1 ")],
+            (0, 1, 2, 0, 3),
+        ),
+        (
+            Propagator::w3c(),
+            vec![("traceparent", &traceparent), ("tracestate", " a=b,c=d\t"), ("baggage", "\tk = v ")],
+            (HIGH, LOW, 2, 0, 1),
+        ),
+    ];
+    for (p, pairs, want) in cases {
+        let cx = extract_http(p, pairs).unwrap().unwrap_or_else(|| panic!("{pairs:?}"));
+        assert_eq!(ids(&cx), *want, "{pairs:?}");
+        if pairs.iter().any(|(k, _)| k.contains("baggage") || k.starts_with("uberctx")) {
+            assert_eq!(cx.baggage().get("k"), Some("v"), "{pairs:?}");
+        }
+        if *p == Propagator::jaeger() {
+            assert_eq!((cx.debug_id(), cx.baggage().get("j")), (Some("d"), Some("w")));
+        }
+        if *p == Propagator::w3c() {
+            assert_eq!(cx.trace_state(), Some("a=b,c=d"));
+        }
+        // The structured values are read the same from a text map; free-form values
+        // (baggage items, the debug id) are data there, blanks included.
+        let text = extract_with(p, pairs).unwrap().unwrap();
+        assert_eq!(ids(&text), *want, "{pairs:?}");
+        if *p == Propagator::jaeger() {
+            assert_eq!((text.debug_id(), text.baggage().get("k")), (Some(" d "), Some("\t v ")));
+        }
+    }
 }
 
 #[test]
@@ -386,6 +585,63 @@ fn w3c_tracestate_and_baggage() {
     assert_eq!(h, headers(&[("baggage", "k=v")]));
 }
 
+#[test]
+fn w3c_baggage_bytes_that_are_not_utf8_become_replacement_characters() {
+    // W3C Baggage, `value`: percent-decoded octets that are not UTF-8 become U+FFFD.
+    let cases = [
+        ("k=%FF", "\u{fffd}"),
+        ("k=a%C3%28b", "a\u{fffd}(b"),
+        ("k=%E2%9C", "\u{fffd}"),
+        ("k=%F0%9F%98%80%FF", "😀\u{fffd}"),
+        ("k=%zz%20%E2%9C%93", "%zz ✓"),
+        ("k=100%", "100%"),
+    ];
+    for (value, want) in cases {
+        let cx = extract_both(&Propagator::w3c(), &[("traceparent", W3C_VALID), ("baggage", value)])
+            .unwrap()
+            .unwrap();
+        assert_eq!(cx.baggage().get("k"), Some(want), "{value:?}");
+    }
+}
+
+#[test]
+fn empty_baggage_values_are_no_items() {
+    // jaeger-client-go `span_context.go` WithBaggageItem: setting "" deletes the item.
+    let mut b: Baggage = [("a", "1"), ("b", "2")].into_iter().collect();
+    assert_eq!(b.set("a", ""), Some("1".into()));
+    assert_eq!(b.get("a"), None);
+    assert_eq!(b.set("b", String::new()), Some("2".into()));
+    assert!(b.is_empty());
+    assert_eq!(b, Baggage::default());
+    let shared: Baggage = [("a", "1")].into_iter().collect();
+    let mut mine = shared.clone();
+    assert_eq!(mine.remove("a").as_deref(), Some("1"));
+    assert_eq!(shared.get("a"), Some("1"), "copy-on-write");
+    assert_eq!([("a", "")].into_iter().collect::<Baggage>(), Baggage::default());
+
+    // Extraction: an empty value is no item, and overrides (removes) an earlier one.
+    let cx = extract(&headers(&[
+        ("uber-trace-id", "1:2:0:1"),
+        ("jaeger-baggage", "k=v,d=,x=1"),
+        ("uberctx-k", ""),
+        ("uberctx-e", ""),
+    ]))
+    .unwrap()
+    .unwrap();
+    assert_eq!(cx.baggage().iter().collect::<Vec<_>>(), [("x", "1")]);
+    let cx = extract_with(&Propagator::w3c(), &[("traceparent", W3C_VALID), ("baggage", "e=,k=v")]).unwrap();
+    assert_eq!(cx.unwrap().baggage().iter().collect::<Vec<_>>(), [("k", "v")]);
+    // A carrier with only empty items has no baggage.
+    assert_eq!(extract_with(&Propagator::jaeger(), &[("uberctx-k", "")]), Ok(None));
+    // And an empty item is never injected.
+    let mut cx = SpanContext::new(TraceId::new(0, 1), 2, 0, 1);
+    cx.baggage_mut().set("k", "v");
+    cx.baggage_mut().set("k", "");
+    let mut h = HashMap::new();
+    Propagator::composite([Propagator::jaeger(), Propagator::w3c(), Propagator::b3()]).inject(&cx, &mut h);
+    assert!(h.keys().all(|k| !k.contains("baggage") && !k.starts_with("uberctx")), "{h:?}");
+}
+
 // === B3 ===
 
 #[test]
@@ -462,24 +718,36 @@ fn b3_multi_conformance() {
         (&[t, s, ("x-b3-flags", "2")], (0, 1, 2, 0, 0)),
         (&[t, s, ("x-b3-parentspanid", "0000000000000003")], (0, 1, 2, 3, 0)),
         (&[("x-b3-traceid", "0AF7651916CD43DD8448EB211C80319C"), s], (HIGH, LOW, 2, 0, 0)),
+        // Shorter ids are left-padded, as jaeger-client-go's Zipkin propagator reads them.
+        (&[("x-b3-traceid", "1"), s], (0, 1, 2, 0, 0)),
+        (&[("x-b3-traceid", "10000000000000002"), s], (1, 2, 2, 0, 0)),
+        (&[("x-b3-traceid", "00000000000000001"), s], (0, 1, 2, 0, 0)),
+        (&[t, ("x-b3-spanid", "2")], (0, 1, 2, 0, 0)),
+        (&[t, s, ("x-b3-parentspanid", "1")], (0, 1, 2, 1, 0)),
+        (
+            &[("x-b3-traceid", "abc"), ("x-b3-spanid", "DEF"), ("x-b3-parentspanid", "0")],
+            (0, 0xabc, 0xdef, 0, 0),
+        ),
     ];
     for (pairs, want) in ok {
-        let cx = extract_with(&Propagator::b3(), pairs).unwrap().unwrap();
+        let cx = extract_both(&Propagator::b3(), pairs).unwrap().unwrap();
         assert_eq!(ids(&cx), *want, "{pairs:?}");
     }
     // A zero trace id is "not found", as in Jaeger Go; decision-only headers carry no context.
     assert_eq!(extract_with(&Propagator::b3(), &[("x-b3-traceid", "0000000000000000"), s]), Ok(None));
     assert_eq!(extract_with(&Propagator::b3(), &[("x-b3-sampled", "1")]), Ok(None));
+    // A zero span id is no context either (jaeger-client-go `span_context.go` IsValid).
+    assert_eq!(extract_with(&Propagator::b3(), &[t, ("x-b3-spanid", "0000000000000000")]), Ok(None));
     let bad: &[&[(&str, &str)]] = &[
         &[t],
-        &[("x-b3-traceid", "1"), s],
-        &[("x-b3-traceid", "00000000000000001"), s],
         &[("x-b3-traceid", "0x00000000000001"), s],
         &[("x-b3-traceid", ""), s],
-        &[t, ("x-b3-spanid", "2")],
-        &[t, ("x-b3-spanid", "0000000000000000")],
+        &[("x-b3-traceid", &"1".repeat(33)), s],
         &[t, ("x-b3-spanid", "000000000000000g")],
-        &[t, s, ("x-b3-parentspanid", "3")],
+        &[t, ("x-b3-spanid", "00000000000000002")],
+        &[t, ("x-b3-spanid", "")],
+        &[t, s, ("x-b3-parentspanid", "00000000000000003")],
+        &[t, s, ("x-b3-parentspanid", "-3")],
         &[t, s, ("x-b3-sampled", "yes")],
         &[t, s, ("x-b3-sampled", "d")],
         &[t, s, ("x-b3-sampled", "")],
@@ -502,6 +770,14 @@ fn b3_single_conformance() {
         (format!("{t}-{s}"), (0x80f1_98ee_5634_3ba8, 0x64fe_8b2a_57d3_eff7, 0xe457_b5a2_e4d8_6bd1, 0, 0)),
         (format!("{t}-{s}-d"), (0x80f1_98ee_5634_3ba8, 0x64fe_8b2a_57d3_eff7, 0xe457_b5a2_e4d8_6bd1, 0, 3)),
         (format!("{}-{s}-0", &t[16..]), (0, 0x64fe_8b2a_57d3_eff7, 0xe457_b5a2_e4d8_6bd1, 0, 0)),
+        // Shorter ids are left-padded, in the single header too.
+        ("1-2-1-3".into(), (0, 1, 2, 3, 1)),
+        ("abc-def".into(), (0, 0xabc, 0xdef, 0, 0)),
+        (
+            format!("{}-{}-1", &t[1..], &s[1..]),
+            (0x0f1_98ee_5634_3ba8, 0x64fe_8b2a_57d3_eff7, 0x457_b5a2_e4d8_6bd1, 0, 1),
+        ),
+        (format!("{t}-{s}-1-1"), (0x80f1_98ee_5634_3ba8, 0x64fe_8b2a_57d3_eff7, 0xe457_b5a2_e4d8_6bd1, 1, 1)),
     ];
     for (value, want) in ok {
         let cx = extract_with(&Propagator::b3_single(), &[("b3", value)]).unwrap().unwrap();
@@ -519,12 +795,11 @@ fn b3_single_conformance() {
         format!("{t}-{s}-"),
         format!("{t}-{s}-1-"),
         format!("{t}-{s}-1-{p}-x"),
-        format!("{t}-{s}-1-1"),
         format!("{t}--1"),
         format!("-{s}-1"),
-        format!("{t}-0000000000000000-1"),
-        format!("{}-{s}-1", &t[1..]),
-        format!("{t}-{}-1", &s[1..]),
+        format!("{t}1-{s}-1"),
+        format!("{t}-{s}0-1"),
+        format!("{t}-{s}-1-{p}0"),
         format!("{t}-{s}-D"),
         format!("{t} -{s}-1"),
     ];
@@ -535,6 +810,11 @@ fn b3_single_conformance() {
             "{value:?}"
         );
     }
+    // A zero span id is no context.
+    assert_eq!(
+        extract_with(&Propagator::b3_single(), &[("b3", &format!("{t}-0000000000000000-1"))]),
+        Ok(None)
+    );
     // The single header takes precedence over the multi-header form.
     let cx = extract_with(
         &Propagator::b3(),
@@ -591,11 +871,15 @@ fn baggage_limits_count_items_and_bytes() {
     assert_eq!(extract(&to_map(items(181))).unwrap_err().kind(), ExtractErrorKind::TooLarge);
 
     // 8192 bytes of key + value in total is accepted, one more byte is not.
-    let v = "x".repeat(8192 - 2 - 1);
-    let cx = extract(&headers(&[("uberctx-k1", &v), ("uberctx-k", "")])).unwrap().unwrap();
+    let v = "x".repeat(8192 - 2 - 2);
+    let cx = extract(&headers(&[("uberctx-k1", &v), ("uberctx-k", "y")])).unwrap().unwrap();
     assert_eq!(cx.baggage().len(), 2);
-    let err = extract(&headers(&[("uberctx-k1", &v), ("uberctx-k", "y")])).unwrap_err();
+    let err = extract(&headers(&[("uberctx-k1", &v), ("uberctx-k", "yz")])).unwrap_err();
     assert_eq!(err.kind(), ExtractErrorKind::TooLarge);
+    // An empty value is no item and costs nothing.
+    let cx =
+        extract(&headers(&[("uberctx-k1", &v), ("uberctx-k", "y"), ("uberctx-e", "")])).unwrap().unwrap();
+    assert_eq!(cx.baggage().len(), 2);
     // The W3C header counts items the same way.
     let many: Vec<String> = (0..181).map(|i| format!("k{i}=v")).collect();
     let ok = Propagator::w3c().extract(&headers(&[("baggage", &many[..180].join(","))])).unwrap().unwrap();
@@ -732,6 +1016,10 @@ fn random_contexts_round_trip_in_every_format() {
         let mut h = HashMap::new();
         Propagator::jaeger().inject(&cx, &mut h);
         assert_same(&extract(&h).unwrap().unwrap(), &cx, &h);
+        let mut h = HashMap::new();
+        Propagator::jaeger().inject(&cx, &mut HttpHeaders(&mut h));
+        assert!(h.values().all(|v| v.bytes().all(|b| b.is_ascii_graphic())), "{h:?}");
+        assert_same(&extract(&HttpHeaders(&h)).unwrap().unwrap(), &cx, &h);
 
         let mut h = HashMap::new();
         Propagator::w3c().inject(&cx, &mut h);

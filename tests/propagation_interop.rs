@@ -1,5 +1,7 @@
 //! Jaeger-format propagation against an implementation we did not write: jaeger-client-python's
-//! `TextCodec` in HTTP-headers mode (facts §13), driven through `tests/interop/codec.py`.
+//! `TextCodec`, in HTTP-headers mode (`url_encoding=True`, against our [`HttpHeaders`]
+//! carriers) and in text-map mode (`url_encoding=False`, against plain `HashMap`s), driven
+//! through `tests/interop/codec.py`.
 //!
 //! Needs `<repo>/.venv` (`sh tests/interop/setup-venv.sh`). Without it each test prints a skip
 //! note and passes, unless `JAEGER_LAYER_REQUIRE_INTEROP=1`, which makes it fail.
@@ -8,7 +10,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use jaeger_layer::{extract, Baggage, Propagator, SpanContext, TraceId};
+use jaeger_layer::{extract, Baggage, HttpHeaders, Propagator, SpanContext, TraceId};
 use serde_json::{json, Value};
 
 const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
@@ -101,11 +103,11 @@ fn python_injects_we_extract() {
             "baggage": baggage,
         }});
         let headers = as_map(&python(&req)["injected"]);
-        // Python's quirks (facts §13): unpadded ids, parent `0`, hex flags.
+        // Python's quirks: unpadded ids, parent `0`, hex flags.
         let want =
             format!("{:x}:{:x}:{:x}:{:x}", cx.trace_id().to_u128(), cx.span_id(), cx.parent_id(), cx.flags());
         assert_eq!(headers["uber-trace-id"], want);
-        let got = extract(&headers).unwrap().expect("a context");
+        let got = extract(&HttpHeaders(&headers)).unwrap().expect("a context");
         assert_eq!(
             (got.trace_id(), got.span_id(), got.parent_id(), got.flags()),
             (cx.trace_id(), cx.span_id(), cx.parent_id(), cx.flags()),
@@ -123,7 +125,7 @@ fn we_inject_python_extracts() {
     for cx in contexts() {
         let cx = cx.with_debug_id("never-sent");
         let mut headers = HashMap::new();
-        Propagator::jaeger().inject(&cx, &mut headers);
+        Propagator::jaeger().inject(&cx, &mut HttpHeaders(&mut headers));
         let answer = python(&json!({ "extract": headers }));
         assert_eq!(answer["extract_error"], Value::Null, "{headers:?}");
         let got = &answer["extracted"];
@@ -134,7 +136,7 @@ fn we_inject_python_extracts() {
         // Every value, spaces included, reads back as sent: this is why spaces go out as %20.
         let baggage: Baggage = as_map(&got["baggage"]).into_iter().collect();
         assert_eq!(sorted(&baggage), sorted(cx.baggage()), "{headers:?}");
-        // The debug id is never injected (§5.3).
+        // The debug id is never injected (jaeger-client-go `propagation.go`).
         assert_eq!(got["debug_id"], Value::Null);
     }
 }
@@ -152,7 +154,42 @@ fn python_reads_go_style_plus_literally() {
     ]);
     let answer = python(&json!({ "extract": headers }));
     assert_eq!(answer["extracted"]["baggage"]["k"], "a+b c");
-    assert_eq!(extract(&headers).unwrap().unwrap().baggage().get("k"), Some("a b c"));
+    assert_eq!(extract(&HttpHeaders(&headers)).unwrap().unwrap().baggage().get("k"), Some("a b c"));
+}
+
+#[test]
+fn text_map_mode_is_verbatim_on_both_sides() {
+    // TextCodec(url_encoding=False) against our plain HashMap carriers: every baggage value
+    // (`%`, `+`, spaces, non-ASCII) crosses unchanged, in both directions.
+    if !peer_available("text_map_mode_is_verbatim_on_both_sides") {
+        return;
+    }
+    for cx in contexts() {
+        let baggage: Baggage =
+            cx.baggage().iter().chain([("quoted", "a%20b+c"), ("blanks", " x ")]).collect();
+        let cx = cx.with_baggage(baggage);
+        let mut headers = HashMap::new();
+        Propagator::jaeger().inject(&cx, &mut headers);
+        assert_eq!(headers["uberctx-quoted"], "a%20b+c");
+        let answer = python(&json!({ "url_encoding": false, "extract": headers }));
+        assert_eq!(answer["extract_error"], Value::Null, "{headers:?}");
+        let theirs: Baggage = as_map(&answer["extracted"]["baggage"]).into_iter().collect();
+        assert_eq!(sorted(&theirs), sorted(cx.baggage()), "{headers:?}");
+
+        let baggage: HashMap<&str, &str> = cx.baggage().iter().collect();
+        let req = json!({"url_encoding": false, "inject": {
+            "trace_id": hex_trace(cx.trace_id()),
+            "span_id": format!("{:x}", cx.span_id()),
+            "parent_id": format!("{:x}", cx.parent_id()),
+            "flags": cx.flags(),
+            "baggage": baggage,
+        }});
+        let injected = as_map(&python(&req)["injected"]);
+        assert_eq!(injected["uberctx-quoted"], "a%20b+c");
+        let ours = extract(&injected).unwrap().expect("a context");
+        assert_eq!((ours.trace_id(), ours.span_id()), (cx.trace_id(), cx.span_id()));
+        assert_eq!(sorted(ours.baggage()), sorted(cx.baggage()), "{injected:?}");
+    }
 }
 
 #[test]
@@ -169,18 +206,29 @@ fn both_sides_agree_on_uber_trace_id_values() {
         "10000000000000002:3:4:a",
         "ffffffffffffffffffffffffffffffff:1:0:ff",
         "1%3A2%3A0%3A1",
+        // Leading zeros in the flags, optional whitespace around the value.
+        "1:2:0:001",
+        " 1:2:0:1",
+        "1:2:0:1\t",
     ];
     for value in agreed {
         let headers = HashMap::from([("uber-trace-id".to_owned(), value.to_owned())]);
-        let ours = extract(&headers).unwrap().unwrap();
+        let ours = extract(&HttpHeaders(&headers)).unwrap().unwrap();
         let theirs = &python(&json!({ "extract": headers }))["extracted"];
         assert_eq!(theirs["trace_id"], hex_trace(ours.trace_id()), "{value}");
         assert_eq!(theirs["span_id"], format!("{:x}", ours.span_id()), "{value}");
         assert_eq!(theirs["parent_id"], format!("{:x}", ours.parent_id()), "{value}");
         assert_eq!(theirs["flags"], ours.flags(), "{value}");
     }
-    for lax in ["0x1:2:0:1", "1_0:2:0:1", " 1:2:0:1", "1:2:0:0x1", "100000000000000000000000000000000:1:0:1"]
-    {
+    for lax in [
+        "0x1:2:0:1",
+        "1_0:2:0:1",
+        "1: 2:0:1",
+        "1:2:0:0x1",
+        "100000000000000000000000000000000:1:0:1",
+        // Go checks id lengths before parsing; Python's int() does not.
+        "1:00000000000000002:0:1",
+    ] {
         let headers = HashMap::from([("uber-trace-id".to_owned(), lax.to_owned())]);
         assert!(extract(&headers).is_err(), "{lax}");
         let theirs = python(&json!({ "extract": headers }));
@@ -201,7 +249,7 @@ fn debug_id_only_and_baggage_only_carriers() {
     for pairs in [&[("jaeger-debug-id", "req%2042")][..], &[("uberctx-k", "v%20w")][..]] {
         let headers: HashMap<String, String> =
             pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let ours = extract(&headers).unwrap().unwrap();
+        let ours = extract(&HttpHeaders(&headers)).unwrap().unwrap();
         let theirs = &python(&json!({ "extract": headers }))["extracted"];
         assert!(!ours.trace_id().is_valid());
         assert_eq!(theirs["trace_id"], "0");

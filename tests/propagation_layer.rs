@@ -5,13 +5,15 @@ mod support;
 
 use std::collections::HashMap;
 
-use jaeger_layer::{ExtractErrorKind, JaegerSpanExt, Propagator, SetParentFromError, TraceId};
+use jaeger_layer::{
+    ExtractErrorKind, HttpHeaders, JaegerSpanExt, Propagator, SetParentFromError, TagValue, TraceId,
+};
 use support::{by_name, render, Harness};
 use tracing::{info_span, instrument, Span};
 
 #[instrument(skip(headers))]
 fn server(headers: &HashMap<String, String>) -> Option<String> {
-    let result = Span::current().set_parent_from(headers);
+    let result = Span::current().set_parent_from(&HttpHeaders(headers));
     info_span!("db_query").in_scope(|| {});
     Span::current().baggage_item("tenant").or_else(|| result.err().map(|e| e.to_string()))
 }
@@ -23,8 +25,9 @@ fn client_then_server(
     let headers = h.run(|| {
         let client = info_span!("client_call");
         client.set_baggage_item("tenant", "acme corp/eu");
+        // HTTP headers in a HashMap: baggage values go out URL-encoded.
         let mut headers = HashMap::new();
-        client.inject(&mut headers);
+        client.inject(&mut HttpHeaders(&mut headers));
         client.in_scope(|| {}); // the client span closes after the call in real code
         let tenant = server(&headers);
         assert_eq!(tenant.as_deref(), Some("acme corp/eu"), "baggage crossed the boundary");
@@ -109,4 +112,47 @@ fn an_unsampled_client_propagates_its_decision() {
     assert_eq!(downstream.guard.stats().spans_finished, 0);
     let parsed: jaeger_layer::SpanContext = value.parse().unwrap();
     assert_ne!(parsed.trace_id(), TraceId::default());
+}
+
+#[test]
+fn an_empty_baggage_value_removes_the_item() {
+    // jaeger-client-go: `SetBaggageItem(k, "")` deletes `k` (`span_context.go`
+    // WithBaggageItem) and a sampled span still logs the update (`baggage_setter.go`).
+    let h = Harness::new();
+    let (headers, child_sees) = h.run(|| {
+        let span = info_span!("client");
+        span.set_baggage_item("tenant", "acme");
+        span.set_baggage_item("user", "ada");
+        span.set_baggage_item("tenant", "");
+        span.set_baggage_item("never-set", "");
+        assert_eq!(span.baggage_item("tenant"), None);
+        let mut headers = HashMap::new();
+        span.inject(&mut headers);
+        let child_sees = span.in_scope(|| info_span!("child").baggage_item("tenant"));
+        (headers, child_sees)
+    });
+    assert_eq!(child_sees, None);
+    assert!(!headers.contains_key("uberctx-tenant"), "{headers:?}");
+    assert_eq!(headers.get("uberctx-user").map(String::as_str), Some("ada"));
+    let spans = h.spans(2);
+    let logs: Vec<Vec<(String, TagValue)>> = by_name(&spans, "client")
+        .logs
+        .iter()
+        .map(|l| l.fields.iter().map(|f| (f.key.to_string(), f.value.clone())).collect())
+        .collect();
+    let s = |v: &str| TagValue::String(v.to_owned().into());
+    assert_eq!(logs.len(), 4, "{logs:?}");
+    assert_eq!(
+        logs[2],
+        [
+            ("event".into(), s("baggage")),
+            ("key".into(), s("tenant")),
+            ("value".into(), s("")),
+            ("override".into(), TagValue::Bool(true)),
+        ]
+    );
+    assert_eq!(
+        logs[3],
+        [("event".into(), s("baggage")), ("key".into(), s("never-set")), ("value".into(), s(""))]
+    );
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use jaeger_layer::{ExtractErrorKind, Propagator, SpanContext};
+use jaeger_layer::{ExtractErrorKind, HttpHeaders, Propagator, SpanContext};
 
 /// The fuzz input as a header value (lossy: carriers hold `String`s).
 pub fn text(data: &[u8]) -> String {
@@ -53,8 +53,17 @@ pub fn check_extract(p: &Propagator, carrier: &HashMap<String, String>) -> Optio
     Some(cx)
 }
 
-/// Injects `cx` with `p`, extracts again and checks ids and flags survived.
+/// Injects `cx` with `p`, extracts again and checks ids and flags survived, both through a
+/// text map and through HTTP headers (where the baggage must come back unchanged too).
+/// Returns the text-map result.
 pub fn check_round_trip(p: &Propagator, cx: &SpanContext) -> Option<SpanContext> {
+    let mut http = HashMap::new();
+    p.inject(cx, &mut HttpHeaders(&mut http));
+    if let Ok(Some(back)) = p.extract(&HttpHeaders(&http)) {
+        if cx.is_valid() {
+            assert_eq!(ids(&back), ids(cx), "{http:?}");
+        }
+    }
     let mut out = HashMap::new();
     p.inject(cx, &mut out);
     match p.extract(&out) {

@@ -1,5 +1,6 @@
-//! Zipkin B3 (<https://github.com/openzipkin/b3-propagation>; Jaeger Go's opt-in codec, facts
-//! §5.5): the `x-b3-*` headers or the single `b3` header, plus Jaeger's `baggage-<key>`.
+//! Zipkin B3 (<https://github.com/openzipkin/b3-propagation>; jaeger-client-go's opt-in codec,
+//! `zipkin/propagation.go`): the `x-b3-*` headers or the single `b3` header, plus Jaeger's
+//! `baggage-<key>` (values encoded as the carrier format wants, like `uberctx-*`).
 
 use super::carrier::{Carrier, Injector};
 use super::error::ExtractError;
@@ -20,37 +21,38 @@ pub(crate) const BAGGAGE_PREFIX: &str = "baggage-";
 
 const DEBUG: u8 = FLAG_DEBUG | FLAG_SAMPLED;
 
-/// A B3 trace id: 16 or 32 hex digits (the spec says lower-case; upper is accepted).
+/// A B3 trace id: 1 to 32 hex digits, either case, left-padded with zeros. The spec writes 16
+/// or 32 lower-case digits; jaeger-client-go's Zipkin propagator reads shorter ids too
+/// (`TraceIDFromString`), and so do we.
 fn parse_trace_id(s: &str) -> Option<TraceId> {
-    matches!(s.len(), 16 | 32).then(|| hex_trace_id(s)).flatten()
+    hex_trace_id(s)
 }
 
-/// A B3 span or parent id: exactly 16 hex digits.
+/// A B3 span or parent id: 1 to 16 hex digits, left-padded (jaeger-client-go
+/// `SpanIDFromString`, used by its Zipkin propagator).
 fn parse_span_id(s: &str) -> Option<u64> {
-    (s.len() == 16).then(|| hex_u64(s, 16)).flatten()
+    hex_u64(s, 16)
 }
 
 /// Ids from B3, each with the header it came from: `Ok(None)` for a zero trace id (Jaeger Go
-/// reads it as "not found", §5.5), an error for a malformed id or a zero span id.
+/// reads it as "not found", `zipkin/propagation.go`) or a zero span id (no valid parent,
+/// jaeger-client-go `span_context.go` IsValid), an error for a malformed id.
 fn ids(
     (trace_header, trace): (&'static str, &str),
     (span_header, span): (&'static str, &str),
     parent: Option<(&'static str, &str)>,
 ) -> Result<Option<(TraceId, u64, u64)>, ExtractError> {
     let trace_id = parse_trace_id(trace)
-        .ok_or_else(|| ExtractError::corrupt(trace_header, "trace id is not 16 or 32 hex digits"))?;
+        .ok_or_else(|| ExtractError::corrupt(trace_header, "trace id is not 1-32 hex digits"))?;
     let span_id = parse_span_id(span)
-        .ok_or_else(|| ExtractError::corrupt(span_header, "span id is not 16 hex digits"))?;
+        .ok_or_else(|| ExtractError::corrupt(span_header, "span id is not 1-16 hex digits"))?;
     let parent_id = match parent {
         Some((header, p)) => parse_span_id(p)
-            .ok_or_else(|| ExtractError::corrupt(header, "parent span id is not 16 hex digits"))?,
+            .ok_or_else(|| ExtractError::corrupt(header, "parent span id is not 1-16 hex digits"))?,
         None => 0,
     };
-    if !trace_id.is_valid() {
+    if !trace_id.is_valid() || span_id == 0 {
         return Ok(None);
-    }
-    if span_id == 0 {
-        return Err(ExtractError::corrupt(span_header, "span id is zero"));
     }
     Ok(Some((trace_id, span_id, parent_id)))
 }

@@ -1,8 +1,9 @@
 //! URL escaping of header values. Decoding: Go's `url.QueryUnescape` (`+` is a space) for
-//! Jaeger and B3 values (facts §5.3), plain percent-decoding for the W3C `baggage` header.
-//! Encoding: one percent-encoding for all, with a space as `%20`, not Go's `+`: Go and Java
-//! decode both, but jaeger-client-python decodes with `urllib.parse.unquote`, which leaves
-//! `+` as it is (checked by the interop test), so `%20` is the form every peer reads back.
+//! Jaeger and B3 values in HTTP headers (jaeger-client-go `propagation.go`), lossy
+//! percent-decoding for the W3C `baggage` header (W3C Baggage, `value`). Encoding: one
+//! percent-encoding for all, with a space as `%20`, not Go's `+`: Go and Java decode both, but
+//! jaeger-client-python decodes with `urllib.parse.unquote`, which leaves `+` as it is
+//! (checked by the interop test), so `%20` is the form every peer reads back.
 
 use std::borrow::Cow;
 
@@ -44,7 +45,8 @@ fn hex_val(b: u8) -> Option<u8> {
 }
 
 /// Decodes `%XX` (and `+` as space when `plus_as_space`). `None` when a `%` is not followed by
-/// two hex digits or the bytes are not UTF-8: callers keep the raw value then (facts §5.3).
+/// two hex digits or the bytes are not UTF-8: callers keep the raw value then, as
+/// jaeger-client-go's HTTP-headers propagator does on a decoding error.
 fn decode(s: &str, plus_as_space: bool) -> Option<Cow<'_, str>> {
     if !s.bytes().any(|b| b == b'%' || (plus_as_space && b == b'+')) {
         return Some(Cow::Borrowed(s));
@@ -79,8 +81,8 @@ pub(crate) fn query_unescape(s: &str) -> Option<Cow<'_, str>> {
     decode(s, true)
 }
 
-/// `query_unescape`, keeping the raw value when it cannot be decoded (Go's HTTP-headers
-/// propagator does the same, facts §5.3).
+/// `query_unescape`, keeping the raw value when it cannot be decoded (jaeger-client-go's
+/// HTTP-headers propagator does the same, `propagation.go`).
 pub(crate) fn query_unescape_or_raw(s: &str) -> Cow<'_, str> {
     query_unescape(s).unwrap_or(Cow::Borrowed(s))
 }
@@ -91,9 +93,36 @@ pub(crate) fn percent_encode(s: &str) -> Cow<'_, str> {
     encode(s, false)
 }
 
-/// Percent-decoding for W3C baggage values, keeping the raw value when it cannot be decoded.
-pub(crate) fn percent_decode_or_raw(s: &str) -> Cow<'_, str> {
-    decode(s, false).unwrap_or(Cow::Borrowed(s))
+/// Percent-decoding for W3C baggage values (`+` is a `+`): a `%` not followed by two hex
+/// digits is kept as it is (the WHATWG URL percent-decode), and decoded bytes that are not
+/// UTF-8 become U+FFFD, as the W3C Baggage spec requires of a `value`.
+pub(crate) fn percent_decode_lossy(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match (bytes[i], bytes.get(i + 1).copied(), bytes.get(i + 2).copied()) {
+            (b'%', Some(hi), Some(lo)) => hex_val(hi).zip(hex_val(lo)),
+            _ => None,
+        };
+        match escaped {
+            Some((hi, lo)) => {
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(v) => Cow::Owned(v),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -129,7 +158,20 @@ mod tests {
             assert_eq!(query_unescape(bad), None, "{bad:?}");
             assert_eq!(query_unescape_or_raw(bad), bad);
         }
-        assert_eq!(percent_decode_or_raw("a+b%20c"), "a+b c");
+        assert_eq!(percent_decode_lossy("a+b%20c"), "a+b c");
+        // W3C Baggage: undecodable bytes are U+FFFD, stray `%` kept, the rest decoded.
+        let cases = [
+            ("%ff", "\u{fffd}"),
+            ("a%C3%28b", "a\u{fffd}(b"),
+            ("%E2%9C", "\u{fffd}"),
+            ("%zz%20x", "%zz x"),
+            ("100%", "100%"),
+            ("%2", "%2"),
+            ("%E2%9C%93", "✓"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(percent_decode_lossy(raw), want, "{raw:?}");
+        }
         assert_eq!(percent_encode("a b+c"), "a%20b%2Bc");
     }
 }

@@ -1,7 +1,8 @@
-//! The Jaeger format (facts §5.1–5.3): `uber-trace-id`, `uberctx-<key>`, `jaeger-baggage`,
-//! `jaeger-debug-id`, in the HTTP-headers flavour (values URL-decoded on extract).
+//! The Jaeger format (jaeger-client-go `propagation.go`, `constants.go`): `uber-trace-id`,
+//! `uberctx-<key>`, `jaeger-baggage`, `jaeger-debug-id`, in the carrier's flavour: a text map
+//! (values verbatim) or HTTP headers (values URL-decoded on extract).
 
-use super::carrier::{Carrier, Injector};
+use super::carrier::{Carrier, CarrierFormat, Injector};
 use super::error::ExtractError;
 use super::escape::{query_unescape, query_unescape_or_raw};
 use super::{baggage_only, inject_prefixed_baggage, BaggageBuilder};
@@ -27,8 +28,11 @@ pub(crate) fn hex_trace_id(s: &str) -> Option<TraceId> {
     Some(TraceId::new(high, hex_u64(&s[split..], 16)?))
 }
 
-/// `{trace}:{span}:{parent}:{flags}` (facts §5.2). Flags are hex, as Jaeger's writers emit
-/// them (Go's reader alone parses decimal, §11).
+/// `{trace}:{span}:{parent}:{flags}` (jaeger-client-go `span_context.go` ContextFromString):
+/// ids of at most 32 / 16 hex digits, leading zeros included, as Go checks the length before
+/// parsing. Flags are hex, as Jaeger's writers (Go, Java) emit them and Java and Python read
+/// them (Go's reader alone parses decimal), with any number of leading zeros, as every reader
+/// accepts them.
 pub(crate) fn parse_uber_trace_id(s: &str) -> Result<SpanContext, ExtractError> {
     let corrupt = |reason| ExtractError::corrupt(TRACE_ID_HEADER, reason);
     if s.is_empty() {
@@ -43,13 +47,20 @@ pub(crate) fn parse_uber_trace_id(s: &str) -> Result<SpanContext, ExtractError> 
     let trace_id = hex_trace_id(trace).ok_or_else(|| corrupt("trace id is not 1-32 hex digits"))?;
     let span_id = hex_u64(span, 16).ok_or_else(|| corrupt("span id is not 1-16 hex digits"))?;
     let parent_id = hex_u64(parent, 16).ok_or_else(|| corrupt("parent id is not 1-16 hex digits"))?;
-    let flags = hex_u64(flags, 2).ok_or_else(|| corrupt("flags are not 1-2 hex digits"))?;
+    let significant = flags.trim_start_matches('0');
+    let flags = match (flags.is_empty(), significant.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(0),
+        (false, false) => hex_u64(significant, 2),
+    }
+    .ok_or_else(|| corrupt("flags are not a hex byte"))?;
     Ok(SpanContext::new(trace_id, span_id, parent_id, flags as u8))
 }
 
-/// `jaeger-baggage: k=v, k2=v2` (Go's `parseCommaSeparatedMap`, facts §5.3): the whole value
-/// is URL-decoded first (nothing is taken if that fails), pieces are trimmed, a piece needs
-/// exactly one `=`; keys are trimmed and kept as they are, values keep inner spaces.
+/// `jaeger-baggage: k=v, k2=v2` (jaeger-client-go `propagation.go` parseCommaSeparatedMap):
+/// the whole value is URL-decoded first, in every carrier format (nothing is taken if that
+/// fails), pieces are trimmed, a piece needs exactly one `=`; keys are trimmed and kept as
+/// they are, values keep inner spaces. An empty value is no item.
 pub(crate) fn parse_jaeger_baggage(value: &str, into: &mut BaggageBuilder) -> Result<(), ExtractError> {
     let Some(decoded) = query_unescape(value) else {
         return Ok(());
@@ -72,13 +83,17 @@ pub(crate) fn has_trace_header(c: &Carrier<'_>) -> bool {
 }
 
 pub(crate) fn extract(c: &Carrier<'_>) -> Result<Option<SpanContext>, ExtractError> {
-    // HTTP-headers mode: every recognised value is URL-decoded, raw kept on failure (§5.3).
+    // HTTP headers: `uber-trace-id`, `jaeger-debug-id` and `uberctx-*` values are
+    // URL-decoded, the raw value kept on failure (jaeger-client-go `propagation.go`,
+    // HTTPHeadersPropagator); a text map's are used verbatim.
     let cx = match c.get(TRACE_ID_HEADER)? {
-        Some(v) => Some(parse_uber_trace_id(&query_unescape_or_raw(v))?),
+        Some(v) if c.format() == CarrierFormat::HttpHeaders => {
+            Some(parse_uber_trace_id(&query_unescape_or_raw(v))?)
+        }
+        Some(v) => Some(parse_uber_trace_id(v)?),
         None => None,
     };
-    let debug_id =
-        c.get(DEBUG_ID_HEADER)?.map(|v| query_unescape_or_raw(v).into_owned()).filter(|d| !d.is_empty());
+    let debug_id = c.get_text(DEBUG_ID_HEADER)?.map(|v| v.into_owned()).filter(|d| !d.is_empty());
 
     let mut baggage = BaggageBuilder::default();
     if let Some(v) = c.get(BAGGAGE_HEADER)? {
@@ -87,12 +102,16 @@ pub(crate) fn extract(c: &Carrier<'_>) -> Result<Option<SpanContext>, ExtractErr
     baggage.extend_prefixed(c, BAGGAGE_PREFIX)?;
     let baggage = baggage.finish();
 
+    // A zero trace id or span id is no parent (jaeger-client-go `span_context.go` IsValid):
+    // the carrier then holds at most baggage and a debug id.
     match cx {
-        Some(cx) if cx.trace_id.is_valid() => Ok(Some(SpanContext { baggage, debug_id, ..cx })),
+        Some(cx) if cx.is_valid() => Ok(Some(SpanContext { baggage, debug_id, ..cx })),
         _ => Ok(baggage_only(baggage, debug_id)),
     }
 }
 
+/// `uber-trace-id` is written as it is, never URL-encoded (jaeger-client-go `propagation.go`);
+/// baggage as the carrier format wants it.
 pub(crate) fn inject(cx: &SpanContext, carrier: &mut dyn Injector) {
     if cx.is_valid() {
         carrier.set(TRACE_ID_HEADER, cx.to_string());
@@ -121,11 +140,11 @@ mod tests {
 
     #[test]
     fn jaeger_baggage_pieces() {
-        // (header value, expected items) per §5.3.
+        // (header value, expected items), as jaeger-client-go's parseCommaSeparatedMap.
         let cases: &[(&str, &[(&str, &str)])] = &[
             ("k=v", &[("k", "v")]),
             (" k = v , k2=v2 ", &[("k", " v"), ("k2", "v2")]),
-            ("a=1,b,c=2=3,=4,d=", &[("a", "1"), ("d", "")]),
+            ("a=1,b,c=2=3,=4,d=", &[("a", "1")]),
             ("k=a+b%2Cc", &[("k", "a b")]),
             ("K=v", &[("K", "v")]),
             ("k=%zz", &[]),

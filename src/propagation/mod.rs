@@ -1,9 +1,10 @@
 //! Context propagation: carrying a [`SpanContext`] across process boundaries in headers.
 //!
-//! Formats: Jaeger (`uber-trace-id`, `uberctx-*`, `jaeger-baggage`, `jaeger-debug-id`, facts
-//! §5.1–5.3), W3C Trace Context (`traceparent`, `tracestate`) with W3C `baggage`, and Zipkin
-//! B3 (multi-header `x-b3-*` or the single `b3` header, §5.5). One concept per file: the
-//! carrier traits in `carrier.rs`, one file per format, the error in `error.rs`.
+//! Formats: Jaeger (`uber-trace-id`, `uberctx-*`, `jaeger-baggage`, `jaeger-debug-id`,
+//! jaeger-client-go `propagation.go`), W3C Trace Context (`traceparent`, `tracestate`) with W3C
+//! `baggage`, and Zipkin B3 (multi-header `x-b3-*` or the single `b3` header, jaeger-client-go
+//! `zipkin/propagation.go` and the B3 spec). One concept per file: the carrier traits in
+//! `carrier.rs`, one file per format, the error in `error.rs`.
 
 mod b3;
 mod carrier;
@@ -17,7 +18,7 @@ use std::str::FromStr;
 
 use crate::context::{Baggage, SpanContext};
 
-pub use carrier::{Extractor, Injector};
+pub use carrier::{CarrierFormat, Extractor, HttpHeaders, Injector, TextMap};
 pub use error::{ExtractError, ExtractErrorKind};
 
 use carrier::Carrier;
@@ -25,7 +26,8 @@ pub(crate) use jaeger::parse_uber_trace_id;
 
 /// Longest header value (and baggage header key) read, in bytes. Checked before parsing.
 pub(crate) const MAX_VALUE_LEN: usize = 8192;
-/// Most baggage items one extraction accepts (the limit of Jaeger's binary codec, §5.4).
+/// Most baggage items one extraction accepts (the limit of jaeger-client-go's binary codec,
+/// `propagation.go`).
 pub(crate) const MAX_BAGGAGE_ITEMS: usize = 180;
 /// Most baggage bytes (keys plus decoded values) one extraction accepts (W3C baggage limit).
 pub(crate) const MAX_BAGGAGE_BYTES: usize = 8192;
@@ -78,26 +80,43 @@ impl Format {
 ///
 /// Header names are matched ignoring ASCII case. Ids are written as lower-case, zero-padded
 /// hex. Ids and flags are injected only for a valid context (non-zero trace and span id);
-/// baggage always. A `jaeger-debug-id` is never injected.
+/// baggage always. A `jaeger-debug-id` is never injected. Optional whitespace (spaces, tabs)
+/// around a header value is ignored (for baggage and debug-id values: in HTTP-header
+/// carriers only).
+///
+/// **Carriers.** How baggage values are encoded depends on the carrier's
+/// [`CarrierFormat`], as in Jaeger's clients: a `HashMap` is a text map (values verbatim
+/// both ways); an `http::HeaderMap`, or any carrier wrapped in [`HttpHeaders`], holds HTTP
+/// headers (`uberctx-*` / `baggage-*` values URL-encoded on inject, URL-decoded on extract
+/// with `+` as a space, like `jaeger-debug-id` and `uber-trace-id`; a value that does not
+/// decode is kept raw). Spaces are injected as `%20` rather than Go's `+`, which
+/// jaeger-client-python would read as a literal `+`. `uber-trace-id` is never encoded.
 ///
 /// **Format notes.**
 /// - Jaeger: `{trace}:{span}:{parent}:{flags}`; reads 1–32 hex digits for the trace id and
-///   1–16 for span and parent, either case, and the flags as 1–2 **hex** digits, as Jaeger's
-///   Go writer, Java and Python do (Go's reader parses flags as decimal: `10`, `11` differ,
-///   facts §5.2, §11). Baggage keys are lower-cased; values URL-decoded (`+` is a space, a
-///   value that does not decode is kept raw) and percent-encoded on inject, a space as `%20`
-///   rather than Go's `+`, which jaeger-client-python would read as a literal `+`. `jaeger-baggage:
-///   k=v, k2=v2` is merged first, `uberctx-*` override it. A zero trace id without debug id
-///   or baggage reads as nothing (`Ok(None)`); with them it gives a context whose ids are
-///   zero, from which the layer starts a new trace carrying them.
+///   1–16 for span and parent (leading zeros count, as in jaeger-client-go
+///   `TraceIDFromString` / `SpanIDFromString`), either case, and the flags as hex with any
+///   number of leading zeros (`001` is 1) up to `ff`, as Jaeger's Go writer, Java and Python
+///   do (jaeger-client-go's reader alone parses flags as decimal: `10`, `11` differ).
+///   Baggage keys are lower-cased. `jaeger-baggage: k=v, k2=v2` is URL-decoded as a whole in
+///   every carrier (jaeger-client-go `parseCommaSeparatedMap`) and merged first; `uberctx-*`
+///   override it. A zero trace id or a zero span id without debug id or baggage reads as
+///   nothing (`Ok(None)`); with them it gives a context whose ids are zero, from which the
+///   layer starts a new trace carrying them.
 /// - W3C: `traceparent` version `00` exactly as the spec says (future versions: the `00`
 ///   fields, then `-` and anything); only the sampled flag crosses, the parent id reads as 0.
 ///   `tracestate` is carried through unchanged when it is printable ASCII (dropped
 ///   otherwise). Baggage properties (`;p`) are dropped; keys that are not HTTP tokens skipped.
-/// - B3: trace id of 16 or 32 hex digits, span ids of 16, either case. `x-b3-sampled`: `1` or
-///   `true` sampled, `0` or `false` not, absent reads as *not sampled* (the B3 "defer" state
-///   has no Jaeger equivalent); `x-b3-flags: 1` means debug and sampled. A `b3` value that is
-///   only a sampling decision (`0`, `1`, `d`) has no ids and reads as nothing.
+/// - W3C `baggage` values are percent-encoded on inject and percent-decoded on extract in
+///   every carrier (the header's own grammar); decoded bytes that are not UTF-8 become
+///   U+FFFD, a `%` not followed by two hex digits is kept as it is.
+/// - B3: trace id of 1–32 hex digits, span ids of 1–16, either case, shorter ones
+///   left-padded with zeros (jaeger-client-go's Zipkin propagator reads them so), in both
+///   the `x-b3-*` and the `b3` form. `x-b3-sampled`: `1` or `true` sampled, `0` or `false`
+///   not, absent reads as *not sampled* (the B3 "defer" state has no Jaeger equivalent);
+///   `x-b3-flags: 1` means debug and sampled. A `b3` value that is only a sampling decision
+///   (`0`, `1`, `d`) has no ids, and a zero trace or span id is no context: both read as
+///   nothing (or as a baggage-only context).
 ///
 /// **Limits** (exceeding one is an [`ExtractErrorKind::TooLarge`] error, checked before any
 /// parsing): a header value or baggage header key over 8192 bytes; more than 180 baggage
@@ -154,9 +173,10 @@ impl Propagator {
 
     /// Several formats at once: inject writes all of them; extract answers from the first
     /// format (in the given order) whose trace header (`uber-trace-id`, `traceparent`, `b3` or
-    /// `x-b3-traceid`) is present and yields a trace, or an error: a malformed header is
-    /// reported, never silently replaced by another format's trace. A present header without
-    /// a trace (a zero trace id, a bare `b3: 0`) lets the next format answer. When no format
+    /// `x-b3-traceid`) is present and yields a valid context, or an error: a malformed header
+    /// is reported, never silently replaced by another format's trace. A present header
+    /// without a valid context (a zero trace or span id, a bare `b3: 0`) lets the next format
+    /// answer. When no format
     /// has a trace, the first one that finds baggage or a debug id answers. Repeated formats
     /// count once; an empty composite injects nothing and extracts `Ok(None)`.
     pub fn composite(formats: impl IntoIterator<Item = Propagator>) -> Self {
@@ -186,11 +206,12 @@ impl Propagator {
     pub fn extract(&self, carrier: &dyn Extractor) -> Result<Option<SpanContext>, ExtractError> {
         let c = Carrier::new(carrier);
         // First pass: formats whose trace header is present, in order. A present header that
-        // carries no trace (`0:0:0:0`, a bare `b3: 0`) must not hide the next format's trace.
+        // carries no valid context (`0:0:0:0`, `1:0:0:1`, a bare `b3: 0`) must not hide the
+        // next format's trace.
         let mut fallback = None;
         for f in self.formats.iter().filter(|f| f.has_trace_header(&c)) {
             match f.extract(&c)? {
-                Some(cx) if cx.trace_id.is_valid() => return Ok(Some(cx)),
+                Some(cx) if cx.is_valid() => return Ok(Some(cx)),
                 other => fallback = fallback.or(other),
             }
         }
@@ -208,7 +229,7 @@ impl Propagator {
 }
 
 /// Parses a comma-separated list of format names, as Jaeger's `JAEGER_PROPAGATION`
-/// (facts §5.6): `jaeger`, `w3c`, `b3` (multi-header), `b3-single`; blanks around names ignored.
+/// (jaeger-client-java `Configuration`): `jaeger`, `w3c`, `b3` (multi-header), `b3-single`; blanks around names ignored.
 ///
 /// ```
 /// let p: jaeger_layer::Propagator = "w3c, jaeger".parse().unwrap();
@@ -242,12 +263,17 @@ impl FromStr for Propagator {
 ///
 /// ```
 /// use std::collections::HashMap;
+/// use jaeger_layer::HttpHeaders;
 /// let mut headers = HashMap::new();
 /// headers.insert("Uber-Trace-Id".to_string(), "abc:def:0:1".to_string());
 /// headers.insert("uberctx-User".to_string(), "ada+lovelace".to_string());
-/// let cx = jaeger_layer::extract(&headers).unwrap().unwrap();
+/// // HTTP headers: URL-decoded.
+/// let cx = jaeger_layer::extract(&HttpHeaders(&headers)).unwrap().unwrap();
 /// assert_eq!((cx.trace_id().low, cx.span_id(), cx.flags()), (0xabc, 0xdef, 1));
 /// assert_eq!(cx.baggage().get("user"), Some("ada lovelace"));
+/// // A text map: verbatim.
+/// let cx = jaeger_layer::extract(&headers).unwrap().unwrap();
+/// assert_eq!(cx.baggage().get("user"), Some("ada+lovelace"));
 /// ```
 ///
 /// # Errors
@@ -267,8 +293,9 @@ pub(crate) struct BaggageBuilder {
 }
 
 impl BaggageBuilder {
+    /// Sets an item; an empty value removes it, as [`Baggage::set`] does.
     pub(crate) fn set(&mut self, key: String, value: String, header: &str) -> Result<(), ExtractError> {
-        let added = key.len() + value.len();
+        let added = if value.is_empty() { 0 } else { key.len() + value.len() };
         let key_len = key.len();
         if let Some(old) = self.baggage.set(key, value) {
             self.bytes -= key_len + old.len();
@@ -284,7 +311,8 @@ impl BaggageBuilder {
     }
 
     /// Adds the items of `<prefix><key>` headers (`uberctx-`, B3's `baggage-`): keys
-    /// lower-cased, values URL-decoded with `+` as a space, raw when that fails (§5.3).
+    /// lower-cased (jaeger-client-go `propagation.go`), values as the carrier format reads
+    /// them (verbatim, or URL-decoded from HTTP headers, see [`Carrier::value`]).
     pub(crate) fn extend_prefixed(
         &mut self,
         c: &Carrier<'_>,
@@ -293,7 +321,7 @@ impl BaggageBuilder {
         for item in c.with_prefix(prefix) {
             let (key, value) = item?;
             let header = format!("{prefix}{}", key.to_ascii_lowercase());
-            self.set(key.to_lowercase(), escape::query_unescape_or_raw(value).into_owned(), &header)?;
+            self.set(key.to_lowercase(), c.value(value).into_owned(), &header)?;
         }
         Ok(())
     }
@@ -313,15 +341,17 @@ impl fmt::Debug for BaggageBuilder {
 }
 
 /// Writes each baggage item as `<prefix><key>` (the key as the application set it), the value
-/// percent-encoded.
+/// as the carrier format wants it (verbatim, or URL-encoded into HTTP headers).
 pub(crate) fn inject_prefixed_baggage(cx: &SpanContext, prefix: &str, carrier: &mut dyn Injector) {
     for (k, v) in cx.baggage.iter() {
-        carrier.set(&format!("{prefix}{k}"), escape::percent_encode(v).into_owned());
+        let v = carrier::encode_value(carrier, v).into_owned();
+        carrier.set(&format!("{prefix}{k}"), v);
     }
 }
 
-/// A context for a carrier that has no usable trace id but has baggage or a debug id
-/// (facts §5.3): ids and flags zero; `None` when there is nothing at all.
+/// A context for a carrier that has no valid trace context but has baggage or a debug id
+/// (jaeger-client-go `propagation.go` Extract): ids and flags zero; `None` when there is
+/// nothing at all.
 pub(crate) fn baggage_only(baggage: Baggage, debug_id: Option<String>) -> Option<SpanContext> {
     if baggage.is_empty() && debug_id.is_none() {
         return None;

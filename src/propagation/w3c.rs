@@ -1,10 +1,11 @@
 //! W3C Trace Context (`traceparent`, `tracestate`, <https://www.w3.org/TR/trace-context/>) and
 //! W3C Baggage (`baggage`, <https://www.w3.org/TR/baggage/>). Jaeger's Go client has neither;
-//! this follows the specs and, where they leave room, Jaeger Java's codec (facts §5.6).
+//! this follows the specs and, where they leave room, jaeger-client-java's
+//! `TraceContextCodec`.
 
 use super::carrier::{Carrier, Injector};
 use super::error::ExtractError;
-use super::escape::{percent_decode_or_raw, percent_encode};
+use super::escape::{percent_decode_lossy, percent_encode};
 use super::{baggage_only, BaggageBuilder};
 use crate::context::SpanContext;
 use crate::id::TraceId;
@@ -72,8 +73,9 @@ fn is_token(s: &str) -> bool {
 }
 
 /// `k=v;prop, k2 = v2`: members split on `,`, properties after `;` dropped, whitespace around
-/// keys and values trimmed, values percent-decoded (raw kept if that fails). A member without
-/// `=` or whose key is not a token is skipped, as the spec allows for malformed members.
+/// keys and values trimmed, values percent-decoded (bytes that are not UTF-8 become U+FFFD,
+/// W3C Baggage `value`). A member without `=` or whose key is not a token is skipped, as the
+/// spec allows for malformed members; an empty value is no item.
 pub(crate) fn parse_baggage(value: &str, into: &mut BaggageBuilder) -> Result<(), ExtractError> {
     for member in value.split(',') {
         let kv = member.split(';').next().unwrap_or_default();
@@ -82,7 +84,7 @@ pub(crate) fn parse_baggage(value: &str, into: &mut BaggageBuilder) -> Result<()
         };
         let (k, v) = (k.trim_matches([' ', '\t']), v.trim_matches([' ', '\t']));
         if is_token(k) {
-            into.set(k.to_owned(), percent_decode_or_raw(v).into_owned(), BAGGAGE)?;
+            into.set(k.to_owned(), percent_decode_lossy(v).into_owned(), BAGGAGE)?;
         }
     }
     Ok(())
@@ -109,7 +111,8 @@ pub(crate) fn extract(c: &Carrier<'_>) -> Result<Option<SpanContext>, ExtractErr
     let Some((trace_id, span_id, flags)) = parent else {
         return Ok(baggage_only(baggage, None));
     };
-    // Only the sampled bit maps to Jaeger; the parent id does not cross (Java's codec, §5.6).
+    // Only the sampled bit maps to Jaeger; the parent id does not cross (jaeger-client-java
+    // `TraceContextCodec`).
     let mut cx = SpanContext::new(trace_id, span_id, 0, flags & FLAG_SAMPLED).with_baggage(baggage);
     cx.trace_state = c.get(TRACESTATE)?.and_then(keep_trace_state);
     Ok(Some(cx))
@@ -147,7 +150,8 @@ mod tests {
         let cases: &[(&str, &[(&str, &str)])] = &[
             ("k=v", &[("k", "v")]),
             (" k = v ;p=1;q , k2=a%20b+c", &[("k", "v"), ("k2", "a b+c")]),
-            ("a,=1,b c=2,d=%zz,,e=", &[("d", "%zz"), ("e", "")]),
+            ("a,=1,b c=2,d=%zz,,e=", &[("d", "%zz")]),
+            ("k=%ff%20x, k2=a%C3%28", &[("k", "\u{fffd} x"), ("k2", "a\u{fffd}(")]),
             ("Key=%E2%9C%93", &[("Key", "✓")]),
         ];
         for (value, want) in cases {

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """jaeger-client-python's TextCodec as a propagation peer for tests/propagation_interop.rs.
 
-Uses `jaeger_client.codecs.TextCodec(url_encoding=True)`, the HTTP-headers mode (facts §13).
+Uses `jaeger_client.codecs.TextCodec(url_encoding=True)`, the HTTP-headers mode, or with
+`"url_encoding": false` in the request the text-map mode (values verbatim).
 
 stdin, one JSON object with any of:
+  "url_encoding": bool (default true)
   "inject":  {"trace_id": hex, "span_id": hex, "parent_id": hex, "flags": int,
               "baggage": {str: str}, "debug_id": str | null}
              -> Python builds that SpanContext and injects it into a dict of headers;
@@ -54,7 +56,7 @@ def describe(ctx):
 
 def main():
     request = json.load(sys.stdin)
-    codec = TextCodec(url_encoding=True)
+    codec = TextCodec(url_encoding=request.get("url_encoding", True))
     out = {}
     if "inject" in request:
         carrier = {}

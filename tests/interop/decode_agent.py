@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Decodes Jaeger Thrift batches with an implementation we did not write (facts §13).
+"""Decodes Jaeger Thrift batches with an implementation we did not write.
 
 Input on stdin, one per line: `<kind> <hex bytes>`, kind being
   compact    an Agent.emitBatch datagram in the compact protocol (agent port 6831)
@@ -29,7 +29,7 @@ from jaeger_client.thrift_gen.jaeger import ttypes as jaeger
 
 def keep_bytes(protocol_class):
     """The generated code reads Tag.vBinary with readString, which decodes UTF-8 strictly;
-    keep the raw bytes when they are not UTF-8 (facts §13)."""
+    keep the raw bytes when they are not UTF-8."""
 
     class KeepBytes(protocol_class):
         def readString(self):

@@ -1,4 +1,4 @@
-//! Interop, the other direction (facts §13): jaeger-client-python's own Tracer and UDP
+//! Interop, the other direction: jaeger-client-python's own Tracer and UDP
 //! Reporter send spans to our [`Receiver`], which must decode every field they carry.
 //!
 //! Needs the venv made by `tests/interop/setup-venv.sh`; without it the test prints a note

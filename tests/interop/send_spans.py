@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Sends spans to a UDP agent address with jaeger-client-python's own Tracer and Reporter
-(compact protocol, as to port 6831): the other interop direction of facts §13.
+(compact protocol, as to port 6831): the other interop direction.
 
 Usage: send_spans.py <host> <port>. Prints one JSON line describing what was sent.
 """

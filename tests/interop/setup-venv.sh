@@ -1,6 +1,6 @@
 #!/bin/sh
 # Creates <repo>/.venv with jaeger-client-python and Apache Thrift's Python library: an
-# implementation we did not write, used by the interop tests (facts §13). Run from anywhere.
+# implementation we did not write, used by the interop tests. Run from anywhere.
 set -eu
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 python3 -m venv "$repo/.venv"
