@@ -357,6 +357,17 @@ impl Local {
             Local::PerOperation(p) => p.decide(trace_id, operation),
         }
     }
+
+    /// See [`ActiveSampler::unsampled_trace_id`]: the boundary a lazily drawn id must be
+    /// above, `None` when any id will do.
+    fn rejecting_boundary(&self) -> Option<u64> {
+        match self {
+            // Their decision does not depend on the id.
+            Local::Const(_) | Local::RateLimiting(_) => None,
+            Local::Probabilistic(p) => p.rejecting_boundary(),
+            Local::PerOperation(p) => p.rejecting_boundary(),
+        }
+    }
 }
 
 // Called by the layer, which lands in another branch.
@@ -372,6 +383,32 @@ impl ActiveSampler {
             Active::Local(local) => local.decide(trace_id, operation),
             Active::Remote(remote) => remote.current().decide(trace_id, operation),
         }
+    }
+
+    /// A trace id for an unsampled root whose id was not kept at creation (the layer stores
+    /// nothing for it) and is drawn now, because something asks for its context.
+    ///
+    /// The id is one for which the decision holds, so that a service that re-applies
+    /// Jaeger's probabilistic rule to it (jaeger-client-go `sampler.go`,
+    /// `ProbabilisticSampler`) reaches the same "no": under a probabilistic sampler (local,
+    /// remote, or the probabilistic part of a per-operation strategy) its low 63 bits are
+    /// drawn uniformly above the sampling boundary. Const and rate-limiting decisions do not
+    /// depend on the id, and at rate 1.0 nothing is rejected (such a root was forbidden by
+    /// `sampling.priority`): then any random id is fine. A remote sampler answers with the
+    /// strategy in force when the id is drawn.
+    ///
+    /// Slow path (once per observed unsampled root): two or three draws, no lock.
+    pub(crate) fn unsampled_trace_id(&self, wide: bool) -> TraceId {
+        let boundary = match &self.active {
+            Active::Local(local) => local.rejecting_boundary(),
+            Active::Remote(remote) => remote.current().rejecting_boundary(),
+        };
+        let high = if wide { crate::id::random_u64() } else { 0 };
+        let low = match boundary {
+            Some(b) => probabilistic::rejected_low(b),
+            None => crate::id::random_u64(),
+        };
+        TraceId { high, low }
     }
 
     /// Stops the remote poller thread, waiting for it briefly at most (an HTTP request in
@@ -455,6 +492,29 @@ mod tests {
             }
         );
         assert!(!s.decide(TraceId::new(0, 0x4000_0000_0000_0001), "op").sampled);
+    }
+
+    #[test]
+    fn unsampled_trace_ids_are_rejected_by_the_probabilistic_rule() {
+        for rate in [0.0, 0.001, 0.5, 0.9, 0.999] {
+            let s = start(&Sampler::probabilistic(rate).unwrap());
+            for wide in [false, true] {
+                for _ in 0..1000 {
+                    let id = s.unsampled_trace_id(wide);
+                    assert!(!s.decide(id, "op").sampled, "rate {rate}: {id}");
+                    assert_eq!(id.high != 0, wide);
+                }
+            }
+        }
+        // Rate 1.0, const and rate limiting: any non-zero random id.
+        for s in
+            [Sampler::probabilistic(1.0).unwrap(), Sampler::never(), Sampler::rate_limiting(1.0).unwrap()]
+        {
+            let s = start(&s);
+            let ids: std::collections::HashSet<_> = (0..100).map(|_| s.unsampled_trace_id(false)).collect();
+            assert_eq!(ids.len(), 100);
+            assert!(ids.iter().all(|id| id.is_valid()));
+        }
     }
 
     #[test]
