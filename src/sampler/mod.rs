@@ -66,10 +66,18 @@ const DEFAULT_MAX_OPERATIONS: usize = 2000;
 ///   `rate_limiting(0.1)` samples one trace, then one every ten seconds at most.
 /// - **Remote** asks the Jaeger agent for the service's strategy (see [`RemoteSampler`]). The
 ///   agent can answer with a probabilistic rate, a rate limit, or a per-operation strategy:
-///   each root span name then gets its own rate plus a *lower bound* (traces per second
+///   each operation then gets its own rate plus a *lower bound* (traces per second
 ///   always sampled even when the rate says no; those traces are tagged
-///   `sampler.type=lowerbound` with the operation's rate as `sampler.param`). Operation names
-///   beyond [`RemoteSampler::max_operations`] share the default rate.
+///   `sampler.type=lowerbound` with the operation's rate as `sampler.param`). A root's
+///   operation is the name it is reported under: the value of an `otel.name` field given
+///   when the span is created, else the span name (an `otel.name` recorded later renames the
+///   span but does not change its decision). Operation names beyond
+///   [`RemoteSampler::max_operations`] share the default rate.
+///
+/// An unsampled root keeps no state; if its context is asked for later (an inject), it gets
+/// a trace id for which the decision holds: under a probabilistic decision (including the
+/// probabilistic part of a per-operation strategy) one that Jaeger's rule rejects, so a
+/// downstream service re-applying the rule to the id agrees.
 ///
 /// ```
 /// use jaeger_layer::{RemoteSampler, Sampler};
@@ -267,8 +275,9 @@ impl RemoteSampler {
         self
     }
 
-    /// With a per-operation strategy, the most operation names that get their own sampler;
-    /// root spans with other names share the default rate.
+    /// With a per-operation strategy, the most operation names (`otel.name` at creation, else
+    /// the span name) that get their own sampler; root spans with other names share the
+    /// default rate.
     ///
     /// Defaults to 2000.
     pub fn max_operations(mut self, n: usize) -> Self {
