@@ -208,11 +208,12 @@ impl JaegerLayer {
     /// under: an `otel.name` given at creation, else the span name (jaeger-client-go's
     /// `PerOperationSampler` decides on the operation name at span creation). A name recorded
     /// later does not change the decision, as in Go without `OperationNameLateBinding`.
+    /// `has_name`: the span has an `otel.name` field (its value may still be empty).
     #[inline]
-    fn decide(&self, trace_id: id::TraceId, attrs: &Attributes<'_>) -> SamplingDecision {
+    fn decide(&self, trace_id: id::TraceId, attrs: &Attributes<'_>, has_name: bool) -> SamplingDecision {
         let sampler = &self.inner.sampler;
         let meta = attrs.metadata();
-        if meta.fields().field(OTEL_NAME).is_some() {
+        if has_name {
             let mut decision = None;
             attrs.record(&mut OperationNameVisitor(|name: &str| {
                 if decision.is_none() {
@@ -288,20 +289,32 @@ where
             }
             Parent::None => {
                 let trace_id = id::new_trace_id(inner.trace_id_128bit);
+                // One pass over the field names for the two that matter to the decision.
+                let (mut has_priority, mut has_name) = (false, false);
+                for field in meta.fields() {
+                    match field.name() {
+                        SAMPLING_PRIORITY => has_priority = true,
+                        OTEL_NAME => has_name = true,
+                        _ => {}
+                    }
+                }
                 let mut priority = PriorityVisitor(None);
-                if meta.fields().field(SAMPLING_PRIORITY).is_some() {
+                if has_priority {
                     attrs.record(&mut priority);
                 }
+                // The sampler decides first, even when `sampling.priority` then overrides it,
+                // as in jaeger-client-go (`tracer.go`: the sampler runs at span creation, the
+                // start tags after it, `span.go` setSamplingPriority): a rate limiter is
+                // charged, and a forced root keeps the sampler's tags if it said yes too.
+                let d = self.decide(trace_id, attrs, has_name);
                 let flags = match priority.0 {
                     Some(0) => 0,
                     Some(_) => FLAG_SAMPLED | FLAG_DEBUG,
-                    None => {
-                        let d = self.decide(trace_id, attrs);
-                        let flags = if d.sampled { FLAG_SAMPLED } else { 0 };
-                        decision = Some(d);
-                        flags
-                    }
+                    None if d.sampled => FLAG_SAMPLED,
+                    None => 0,
                 };
+                // Sampler tags go only on a span whose sampler said yes (`sampler.go`).
+                decision = d.sampled.then_some(d);
                 if flags & FLAG_SAMPLED == 0 {
                     incr(&counters.traces_started_unsampled);
                     return;

@@ -72,7 +72,8 @@
 //! only if something asks for it (an inject, say), with a trace id for which the decision
 //! holds (one Jaeger's probabilistic rule rejects, when the decision was probabilistic). A
 //! `sampling.priority` field from 1 to 65535 on a root forces sampling (+debug), 0 forbids it;
-//! other values are ignored.
+//! other values are ignored. The sampler is consulted either way, as Jaeger's clients do: a
+//! rate limiter is charged, and a forced root carries the sampler tags if the sampler said yes.
 //!
 //! # Propagation
 //!

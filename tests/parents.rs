@@ -187,6 +187,16 @@ fn sampling_priority_forces_the_decision() {
     });
     let spans = h.spans(2);
     assert!(spans.iter().all(|s| s.flags == 3));
+    // The sampler said no: no sampler tags on the forced root.
+    assert!(by_name(&spans, "forced").tag("sampler.type").is_none());
+    // The sampler is still consulted: when it says yes too, the root keeps its tags.
+    let h = Harness::new();
+    h.run(|| info_span!("forced_and_sampled", sampling.priority = 1i64).in_scope(|| {}));
+    let s = &h.spans(1)[0];
+    assert_eq!(s.flags, 3);
+    assert_eq!(s.tag("sampler.type"), Some(&TagValue::String("const".into())));
+    assert_eq!(s.tag("sampler.param"), Some(&TagValue::Bool(true)));
+    assert_eq!(s.tag("sampling.priority"), Some(&TagValue::Long(1)));
     // Only a u16 value counts, as in jaeger-client-go; others leave the decision to the sampler.
     let h = Harness::with(|b| b.sampler(Sampler::never()));
     h.run(|| {
