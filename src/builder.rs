@@ -219,9 +219,11 @@ impl Builder {
         self
     }
 
-    /// The longest string tag value kept, in bytes; longer values are cut on a character
-    /// boundary. At most 4194304 (4 MiB: a longer value fits in no request). Defaults to 256
-    /// (Jaeger's clients' default).
+    /// The longest tag or log field value kept, in bytes: strings and `Debug`/`Display`
+    /// renderings are cut on a character boundary, byte slices (`BINARY`) at the byte. Log
+    /// fields are cut too, unlike in jaeger-client-go, so that one huge event field cannot
+    /// make its whole span too large to send. At most 4194304 (4 MiB: a longer value fits in
+    /// no request). Defaults to 256 (Jaeger's clients' default).
     pub fn max_tag_value_length(mut self, bytes: usize) -> Self {
         self.max_tag_value_length = bytes;
         self

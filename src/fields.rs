@@ -53,12 +53,63 @@ fn owned_in(spare: &mut Vec<String>, s: &str) -> String {
     }
 }
 
-/// `value`'s `Debug` text, in a spare buffer when there is one.
-fn debug_in(spare: &mut Vec<String>, value: &dyn fmt::Debug) -> String {
+/// `value`'s `Debug` text cut at `max` bytes on a char boundary, in a spare buffer when
+/// there is one. What lies beyond `max` is formatted but never stored, so a huge value does
+/// not allocate its whole rendering.
+fn debug_in(spare: &mut Vec<String>, value: &dyn fmt::Debug, max: usize) -> String {
     use std::fmt::Write;
     let mut buf = spare.pop().unwrap_or_default();
-    let _ = write!(buf, "{value:?}");
+    let _ = write!(Capped { buf: &mut buf, max, full: false }, "{value:?}");
     buf
+}
+
+/// `value`'s `Display` text cut at `max` bytes on a char boundary.
+fn display_capped(value: &dyn fmt::Display, max: usize) -> String {
+    use std::fmt::Write;
+    let mut buf = String::new();
+    let _ = write!(Capped { buf: &mut buf, max, full: false }, "{value}");
+    buf
+}
+
+/// A writer that keeps the first `max` bytes written (cut on a char boundary) and silently
+/// discards the rest. It never reports an error: a `Debug` impl that unwraps its `write!`
+/// results must not panic inside the layer.
+struct Capped<'a> {
+    buf: &'a mut String,
+    max: usize,
+    full: bool,
+}
+
+impl fmt::Write for Capped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.full {
+            return Ok(());
+        }
+        let room = self.max.saturating_sub(self.buf.len());
+        if s.len() <= room {
+            self.buf.push_str(s);
+        } else {
+            // Pieces end on char boundaries, so the kept text is the whole rendering's prefix.
+            self.buf.push_str(truncated_str(s, room));
+            self.full = true;
+        }
+        Ok(())
+    }
+}
+
+/// Bytes cut at `max`: a `BINARY` value (jaeger-client-go `jaeger_tag.go` truncates byte
+/// slices at `MaxTagValueLength` like strings).
+fn binary(value: &[u8], max: usize) -> TagValue {
+    TagValue::Binary(value[..value.len().min(max)].to_vec())
+}
+
+/// An `i128`/`u128` as a `LONG` when it fits in 64 signed bits (jaeger-client-go
+/// `jaeger_tag.go` maps every integer width to `LONG`), else its decimal `STRING`.
+fn wide_int_value(value: i128) -> TagValue {
+    match i64::try_from(value) {
+        Ok(v) => TagValue::Long(v),
+        Err(_) => TagValue::String(Cow::Owned(value.to_string())),
+    }
 }
 
 /// A `u64` as a tag value: `LONG` is signed on the wire, so above `i64::MAX` the number
@@ -86,6 +137,18 @@ macro_rules! typed_records {
         fn record_bool(&mut self, field: &Field, value: bool) {
             self.push(field, TagValue::Bool(value));
         }
+        fn record_i128(&mut self, field: &Field, value: i128) {
+            self.push(field, wide_int_value(value));
+        }
+        fn record_u128(&mut self, field: &Field, value: u128) {
+            match i128::try_from(value) {
+                Ok(v) => self.push(field, wide_int_value(v)),
+                Err(_) => self.push(field, TagValue::String(Cow::Owned(value.to_string()))),
+            }
+        }
+        fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+            self.push(field, binary(value, self.max_len));
+        }
     };
 }
 
@@ -98,7 +161,7 @@ pub(crate) struct SpanFieldEffects {
     pub(crate) error: bool,
 }
 
-/// Records span fields as tags. `max_len` bounds string values.
+/// Records span fields as tags. `max_len` bounds string and byte values.
 pub(crate) struct TagVisitor<'a> {
     pub(crate) tags: &'a mut Vec<Tag>,
     /// Cleared strings to write string values into.
@@ -149,22 +212,37 @@ impl Visit for TagVisitor<'_> {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.effects.error = true;
-        self.string(field, value.to_string());
+        self.string(field, display_capped(value, self.max_len_of(field)));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let value = debug_in(self.spare, value);
+        let value = debug_in(self.spare, value, self.max_len_of(field));
         self.string(field, value);
     }
 }
 
-/// Records an event's fields as log fields (not truncated, as Jaeger's clients do not
-/// truncate logs); notes whether an error value was logged.
+impl TagVisitor<'_> {
+    /// The operation name and the other `otel.*` values are read whole; tag values are cut.
+    fn max_len_of(&self, field: &Field) -> usize {
+        match field.name() {
+            OTEL_NAME | OTEL_KIND | OTEL_STATUS_CODE => usize::MAX,
+            _ => self.max_len,
+        }
+    }
+}
+
+/// Records an event's fields as log fields, cut at `max_len` bytes like tags.
+///
+/// jaeger-client-go does not truncate log fields; we do, because one oversized field (a
+/// 10 MB request body logged by mistake) would otherwise make its whole span too large for
+/// any datagram, and the span would be dropped with everything else it recorded.
 pub(crate) struct LogVisitor<'a> {
     pub(crate) fields: &'a mut Vec<Tag>,
     /// Cleared strings to write string values into.
     pub(crate) spare: &'a mut Vec<String>,
     pub(crate) error: bool,
+    /// `max_tag_value_length`: string, rendered and byte values are cut at this many bytes.
+    pub(crate) max_len: usize,
 }
 
 impl LogVisitor<'_> {
@@ -176,36 +254,92 @@ impl LogVisitor<'_> {
 impl Visit for LogVisitor<'_> {
     typed_records!();
     fn record_str(&mut self, field: &Field, value: &str) {
-        let value = owned_in(self.spare, value);
+        let value = owned_in(self.spare, truncated_str(value, self.max_len));
         self.push(field, TagValue::String(Cow::Owned(value)));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.error = true;
-        // Jaeger's Go client logs errors under `error.object` (facts §6).
+        // Errors are logged under `error.object`, as opentracing-go's `log.Error` (`log/field.go`)
+        // names them for jaeger-client-go.
         let key = if field.name() == "error" { "error.object" } else { field.name() };
-        self.fields.push(Tag::new(key, value.to_string()));
+        self.fields.push(Tag::new(key, display_capped(value, self.max_len)));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let value = debug_in(self.spare, value);
+        let value = debug_in(self.spare, value, self.max_len);
         self.push(field, TagValue::String(Cow::Owned(value)));
     }
 }
 
 /// Reads an integer `sampling.priority` field, if the span has one.
-pub(crate) struct PriorityVisitor(pub(crate) Option<i64>);
+///
+/// jaeger-client-go (`span.go`, `setSamplingPriority`) honours only a `uint16` value and
+/// ignores the tag otherwise; `tracing` has no 16-bit integers, so a value in `0..=65535`
+/// counts and any other (negative, larger) is ignored, leaving the decision to the sampler.
+pub(crate) struct PriorityVisitor(pub(crate) Option<u16>);
 
 impl Visit for PriorityVisitor {
     fn record_i64(&mut self, field: &Field, value: i64) {
         if field.name() == SAMPLING_PRIORITY {
-            self.0 = Some(value);
+            self.0 = u16::try_from(value).ok();
         }
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
         if field.name() == SAMPLING_PRIORITY {
-            self.0 = Some(i64::try_from(value).unwrap_or(i64::MAX));
+            self.0 = u16::try_from(value).ok();
         }
     }
     fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {}
+}
+
+/// Calls `f` with the value of an `otel.name` field, the name the span will be reported
+/// under, so that the sampler can decide for that name (once, at creation).
+///
+/// A `&str` value is passed as it is; a `%display` or `?debug` one is rendered into a stack
+/// buffer (a heap string only for names longer than 256 bytes), so an unsampled root does not
+/// allocate for it.
+pub(crate) struct OperationNameVisitor<F: FnMut(&str)>(pub(crate) F);
+
+impl<F: FnMut(&str)> Visit for OperationNameVisitor<F> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == OTEL_NAME {
+            (self.0)(value);
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        use std::fmt::Write;
+        if field.name() != OTEL_NAME {
+            return;
+        }
+        let mut stack = StackStr { buf: [0; 256], len: 0 };
+        if write!(stack, "{value:?}").is_ok() {
+            (self.0)(stack.as_str());
+        } else {
+            (self.0)(&format!("{value:?}"));
+        }
+    }
+}
+
+/// A fixed-size string buffer; a write that does not fit fails.
+struct StackStr {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl StackStr {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are ever copied in, so this is always UTF-8.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for StackStr {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -226,9 +360,82 @@ mod tests {
         let ptr = spare[0].as_ptr();
         let a = owned_in(&mut spare, "abc");
         assert_eq!((a.as_str(), a.as_ptr()), ("abc", ptr));
-        assert_eq!(debug_in(&mut spare, &1.5), "1.5", "no spare left: a new string");
+        assert_eq!(debug_in(&mut spare, &1.5, 256), "1.5", "no spare left: a new string");
         let mut spare = vec![String::with_capacity(8)];
-        assert_eq!(debug_in(&mut spare, &"q"), "\"q\"");
+        assert_eq!(debug_in(&mut spare, &"q", 256), "\"q\"");
         assert!(spare.is_empty());
+    }
+
+    #[test]
+    fn renderings_are_cut_while_written() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct Big {
+            name: &'static str,
+            data: Vec<u8>,
+        }
+        let big = Big { name: "é€x", data: vec![7; 100_000] };
+        let whole = format!("{big:?}");
+        for max in [0, 1, 5, 12, 13, 14, 15, 16, 100, 1000] {
+            let cut = debug_in(&mut Vec::new(), &big, max);
+            assert_eq!(cut, truncated_str(&whole, max), "max {max}");
+            assert!(cut.capacity() < 4 * max + 64, "max {max}: the rest was not stored");
+        }
+        assert_eq!(display_capped(&"ab€", 4), "ab");
+        assert_eq!(binary(&[1, 2, 3], 2), TagValue::Binary(vec![1, 2]));
+        assert_eq!(wide_int_value(-1), TagValue::Long(-1));
+        assert_eq!(wide_int_value(i128::from(i64::MAX) + 1), TagValue::String("9223372036854775808".into()));
+    }
+
+    /// A span callsite with the given field names, for visiting single values.
+    macro_rules! fields {
+        ($($name:expr),+) => {{
+            static CALLSITE: tracing_core::callsite::DefaultCallsite =
+                tracing_core::callsite::DefaultCallsite::new(&META);
+            static META: tracing_core::Metadata<'static> = tracing_core::metadata! {
+                name: "m",
+                target: "t",
+                level: tracing_core::Level::INFO,
+                fields: &[$($name),+],
+                callsite: &CALLSITE,
+                kind: tracing_core::metadata::Kind::SPAN,
+            };
+            META.fields()
+        }};
+    }
+
+    #[test]
+    fn otel_name_is_read_in_every_form() {
+        use tracing_core::field::Value;
+        let fields = fields!(OTEL_NAME, "other");
+        let name_of = |value: &dyn Value| {
+            let mut found = None;
+            let field = fields.field(OTEL_NAME).unwrap();
+            value.record(&field, &mut OperationNameVisitor(|n: &str| found = Some(n.to_owned())));
+            let other = fields.field("other").unwrap();
+            value.record(&other, &mut OperationNameVisitor(|_: &str| panic!("not otel.name")));
+            found
+        };
+        assert_eq!(name_of(&"GET /x").as_deref(), Some("GET /x"));
+        assert_eq!(name_of(&tracing_core::field::display("GET /y")).as_deref(), Some("GET /y"));
+        let long = "p".repeat(300);
+        assert_eq!(name_of(&tracing_core::field::display(&long)), Some(long), "longer than the stack buffer");
+    }
+
+    #[test]
+    fn sampling_priority_counts_only_in_the_u16_range() {
+        use tracing_core::field::Value;
+        let field = fields!(SAMPLING_PRIORITY).field(SAMPLING_PRIORITY).unwrap();
+        let read = |v: &dyn Value| {
+            let mut p = PriorityVisitor(None);
+            v.record(&field, &mut p);
+            p.0
+        };
+        assert_eq!(read(&0i64), Some(0));
+        assert_eq!(read(&1u64), Some(1));
+        assert_eq!(read(&65_535i64), Some(u16::MAX));
+        assert_eq!(read(&65_536i64), None);
+        assert_eq!(read(&-1i64), None);
+        assert_eq!(read(&u64::MAX), None);
     }
 }

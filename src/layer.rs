@@ -1,9 +1,10 @@
 //! The `tracing_subscriber::Layer`: tracing spans → Jaeger spans.
 //!
-//! Per-span state is our own [`SpanState`] in the span's extensions (STYLE 7). The sampling
-//! decision is taken once in `on_new_span`; an unsampled span keeps only its context so it
-//! can still parent children and propagate. Nothing here holds an extensions guard while
-//! user code (a field's `Debug`) runs or while anything is emitted (STYLE 9).
+//! Per-span state is our own [`SpanState`] in the span's extensions (as tracing-opentelemetry
+//! keeps its `OtelData`). The sampling decision is taken once in `on_new_span`; an unsampled
+//! span keeps nothing until its context is asked for (see `materialize`). Nothing here holds
+//! an extensions guard while user code (a field's `Debug`) runs or while anything is emitted
+//! (tracing-subscriber's `fmt_layer.rs` drops its guards before re-entering).
 
 use std::any::TypeId;
 use std::borrow::Cow;
@@ -19,10 +20,13 @@ use tracing_subscriber::Layer;
 
 use crate::context::SpanContext;
 use crate::export::Shared;
-use crate::fields::{LogVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor, SAMPLING_PRIORITY};
+use crate::fields::{
+    LogVisitor, OperationNameVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor, OTEL_NAME,
+    SAMPLING_PRIORITY,
+};
 use crate::id;
 use crate::record::Record;
-use crate::sampler::{ActiveSampler, SamplerParam};
+use crate::sampler::{ActiveSampler, SamplerParam, SamplingDecision};
 use crate::span_data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::stats::{incr, Origin};
 
@@ -91,8 +95,9 @@ where
 
 /// Gives an unsampled span, which keeps no state until someone looks at its context, the
 /// context it implicitly had: a child of its nearest ancestor with state, or — for the top
-/// of an unsampled local trace — a new unsampled trace. Ancestors on the way get state too
-/// (frozen: a descendant has now observed them).
+/// of an unsampled local trace — a new unsampled trace, whose id is drawn now so that the
+/// sampler's "no" holds for it ([`ActiveSampler::unsampled_trace_id`]). Ancestors on the way
+/// get state too (frozen: a descendant has now observed them).
 fn materialize<S>(span: &RegistrySpan<'_, S>, inner: &Inner)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -122,7 +127,7 @@ where
     for (i, s) in chain.into_iter().rev().enumerate() {
         let local_root = next.is_none();
         let cx = next.take().unwrap_or_else(|| {
-            let trace_id = id::new_trace_id(inner.trace_id_128bit);
+            let trace_id = inner.sampler.unsampled_trace_id(inner.trace_id_128bit);
             SpanContext { trace_id, span_id: trace_id.low, ..Default::default() }
         });
         let cx = SpanContext { span_id: if local_root { cx.span_id } else { id::new_span_id() }, ..cx };
@@ -199,6 +204,29 @@ impl Record {
 }
 
 impl JaegerLayer {
+    /// The sampler's decision for a new root, keyed by the operation name it will be reported
+    /// under: an `otel.name` given at creation, else the span name (jaeger-client-go's
+    /// `PerOperationSampler` decides on the operation name at span creation). A name recorded
+    /// later does not change the decision, as in Go without `OperationNameLateBinding`.
+    /// `has_name`: the span has an `otel.name` field (its value may still be empty).
+    #[inline]
+    fn decide(&self, trace_id: id::TraceId, attrs: &Attributes<'_>, has_name: bool) -> SamplingDecision {
+        let sampler = &self.inner.sampler;
+        let meta = attrs.metadata();
+        if has_name {
+            let mut decision = None;
+            attrs.record(&mut OperationNameVisitor(|name: &str| {
+                if decision.is_none() {
+                    decision = Some(sampler.decide(trace_id, name));
+                }
+            }));
+            if let Some(d) = decision {
+                return d;
+            }
+        }
+        sampler.decide(trace_id, meta.name())
+    }
+
     pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
         JaegerLayer { inner, with_context: None }
     }
@@ -261,26 +289,39 @@ where
             }
             Parent::None => {
                 let trace_id = id::new_trace_id(inner.trace_id_128bit);
+                // One pass over the field names for the two that matter to the decision.
+                let (mut has_priority, mut has_name) = (false, false);
+                for field in meta.fields() {
+                    match field.name() {
+                        SAMPLING_PRIORITY => has_priority = true,
+                        OTEL_NAME => has_name = true,
+                        _ => {}
+                    }
+                }
                 let mut priority = PriorityVisitor(None);
-                if meta.fields().field(SAMPLING_PRIORITY).is_some() {
+                if has_priority {
                     attrs.record(&mut priority);
                 }
+                // The sampler decides first, even when `sampling.priority` then overrides it,
+                // as in jaeger-client-go (`tracer.go`: the sampler runs at span creation, the
+                // start tags after it, `span.go` setSamplingPriority): a rate limiter is
+                // charged, and a forced root keeps the sampler's tags if it said yes too.
+                let d = self.decide(trace_id, attrs, has_name);
                 let flags = match priority.0 {
-                    Some(p) if p >= 1 => FLAG_SAMPLED | FLAG_DEBUG,
                     Some(0) => 0,
-                    _ => {
-                        let d = inner.sampler.decide(trace_id, meta.name());
-                        let flags = if d.sampled { FLAG_SAMPLED } else { 0 };
-                        decision = Some(d);
-                        flags
-                    }
+                    Some(_) => FLAG_SAMPLED | FLAG_DEBUG,
+                    None if d.sampled => FLAG_SAMPLED,
+                    None => 0,
                 };
+                // Sampler tags go only on a span whose sampler said yes (`sampler.go`).
+                decision = d.sampled.then_some(d);
                 if flags & FLAG_SAMPLED == 0 {
                     incr(&counters.traces_started_unsampled);
                     return;
                 }
                 incr(&counters.traces_started_sampled);
-                // Jaeger roots reuse the low trace id bits as span id (facts §10).
+                // Jaeger roots reuse the low trace id bits as span id (jaeger-client-go
+                // `tracer.go`, startSpanWithOptions).
                 SpanContext { trace_id, span_id: trace_id.low, flags, ..Default::default() }
             }
         };
@@ -350,7 +391,8 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
-        // Missing targets (closed, filtered) are skipped, not an error (STYLE 10).
+        // Missing targets (closed, filtered) are skipped, not an error (as tracing-opentelemetry's
+        // `parent_context` degrades).
         let Some(target) = ctx.span(follows) else { return };
         let Some(target_cx) = target.extensions_mut().get_mut::<SpanState>().map(|s| {
             s.frozen = true;
@@ -387,7 +429,12 @@ where
         };
         let meta = event.metadata();
         fields.reserve(meta.fields().len() + 1);
-        let mut visitor = LogVisitor { fields: &mut fields, spare: &mut spare, error: false };
+        let mut visitor = LogVisitor {
+            fields: &mut fields,
+            spare: &mut spare,
+            error: false,
+            max_len: self.inner.max_tag_value_length,
+        };
         event.record(&mut visitor);
         let error = visitor.error || *meta.level() == Level::ERROR;
         fields.push(Tag::new("level", meta.level().as_str()));
@@ -526,7 +573,9 @@ impl SpanState {
         Ok(())
     }
 
-    /// Sets a baggage item; a sampled span logs it as Jaeger's clients do (facts §6).
+    /// Sets a baggage item; a sampled span logs it as Jaeger's clients do (jaeger-client-go
+    /// `baggage_setter.go`), the logged key and value cut at `max_tag_value_length` like every
+    /// log field.
     pub(crate) fn set_baggage_item(&mut self, key: &str, value: &str, now_us: i64, inner: &Inner) {
         let counters = &inner.shared.counters;
         let mut value = value.to_owned();
@@ -538,8 +587,12 @@ impl SpanState {
         let previous = self.cx.baggage.set(key, value.clone());
         incr(&counters.baggage_updates_ok);
         if let Some(rec) = &mut self.rec {
-            let mut fields =
-                vec![Tag::new("event", "baggage"), Tag::new("key", key.to_owned()), Tag::new("value", value)];
+            let max = inner.max_tag_value_length;
+            let mut fields = vec![
+                Tag::new("event", "baggage"),
+                Tag::new("key", crate::fields::truncate(key.to_owned(), max)),
+                Tag::new("value", crate::fields::truncate(value, max)),
+            ];
             if previous.is_some() {
                 fields.push(Tag::new("override", true));
             }

@@ -45,7 +45,8 @@
 //! | tracing | Jaeger |
 //! |---|---|
 //! | span name (or an `otel.name` field) | operation name |
-//! | integer / float / bool / string fields | `LONG` / `DOUBLE` / `BOOL` / `STRING` tags (`u64` above `i64::MAX` as `STRING`) |
+//! | integer / float / bool / string fields | `LONG` / `DOUBLE` / `BOOL` / `STRING` tags (`u64`, `i128`, `u128` outside `i64` as `STRING`) |
+//! | byte-slice (`&[u8]`) fields | `BINARY` tags |
 //! | `?debug` fields, `%display` fields | `STRING` tags |
 //! | `&dyn Error` fields | the message, and `error=true` |
 //! | `otel.kind`, `otel.status_code = "Error"` | `span.kind`, `error=true` |
@@ -54,8 +55,9 @@
 //! | [`Span::follows_from`](tracing::Span::follows_from) | a `FOLLOWS_FROM` reference |
 //! | metadata | `code.filepath`, `code.lineno`, `code.namespace`, `level` ([`Builder::metadata_tags`]) |
 //!
-//! String tag values are cut at 256 bytes on a character boundary
-//! ([`Builder::max_tag_value_length`]). Trace ids have 128 bits unless
+//! String and byte values of tags and of log fields are cut at 256 bytes, strings on a
+//! character boundary ([`Builder::max_tag_value_length`]); Jaeger's clients leave log fields
+//! whole, but one huge event field would then drop its whole span as too large to send. Trace ids have 128 bits unless
 //! [`Builder::trace_id_128bit`] says otherwise.
 //!
 //! # Sampling
@@ -63,11 +65,15 @@
 //! The decision is taken once, when a trace's root span is created, by the [`Sampler`]
 //! given to [`Builder::sampler`]: always, never, probabilistic (Jaeger's exact rule, so
 //! services in other languages decide alike), rate-limiting, or remote (strategies polled from
-//! the agent, including per-operation ones). Children inherit it; a span parented to a remote
-//! context follows the upstream decision. An unsampled span stores nothing and costs a few
-//! nanoseconds more than the bare registry; its context is computed only if something asks
-//! for it (an inject, say). A `sampling.priority` field ≥ 1 on a root forces sampling (+debug),
-//! 0 forbids it.
+//! the agent, including per-operation ones, matched against the name a root is reported
+//! under: its `otel.name` if given at creation, else its span name). Children inherit it; a
+//! span parented to a remote context follows the upstream decision. An unsampled span stores
+//! nothing and costs a few nanoseconds more than the bare registry; its context is computed
+//! only if something asks for it (an inject, say), with a trace id for which the decision
+//! holds (one Jaeger's probabilistic rule rejects, when the decision was probabilistic). A
+//! `sampling.priority` field from 1 to 65535 on a root forces sampling (+debug), 0 forbids it;
+//! other values are ignored. The sampler is consulted either way, as Jaeger's clients do: a
+//! rate limiter is charged, and a forced root carries the sampler tags if the sampler said yes.
 //!
 //! # Propagation
 //!

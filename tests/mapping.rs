@@ -433,3 +433,65 @@ fn recycled_records_carry_nothing_over_to_the_next_span() {
     }
     assert_eq!(spans.iter().filter(|s| s.logs.len() == 1).count(), 25);
 }
+
+/// A log field's value by key.
+fn log_field(log: &jaeger_layer::Log, key: &str) -> Option<TagValue> {
+    log.fields.iter().find(|f| f.key == key).map(|f| f.value.clone())
+}
+
+#[test]
+fn byte_fields_become_binary_tags_and_log_fields_cut_at_the_limit() {
+    let h = Harness::with(|b| b.max_tag_value_length(8).metadata_tags(false));
+    let bytes: Vec<u8> = (0u8..12).chain([0xff, 0xfe]).collect();
+    h.run(|| {
+        let span =
+            info_span!("bytes", raw = &bytes[..], short = &b"\x00\xff"[..], later = tracing::field::Empty);
+        span.record("later", &b"\x01\x02\x03"[..]);
+        span.in_scope(|| tracing::info!(payload = &bytes[..], "got"));
+    });
+    let s = &h.spans(1)[0];
+    assert_eq!(s.tag("raw"), Some(&TagValue::Binary((0u8..8).collect())), "cut at 8 bytes");
+    assert_eq!(s.tag("short"), Some(&TagValue::Binary(vec![0, 0xff])));
+    assert_eq!(s.tag("later"), Some(&TagValue::Binary(vec![1, 2, 3])));
+    assert_eq!(log_field(&s.logs[0], "payload"), Some(TagValue::Binary((0u8..8).collect())));
+}
+
+#[test]
+fn huge_event_fields_are_cut_so_the_span_is_still_exported() {
+    // Default limit: 256 bytes. Each value alone would make the span too large to send.
+    let h = Harness::new();
+    let big = "€".repeat((10 << 20) / 3); // ~10 MB of 3-byte chars
+    let bytes = vec![7u8; 10 << 20];
+    h.run(|| {
+        info_span!("huge").in_scope(|| {
+            tracing::info!(text = big.as_str(), shown = %big, debugged = ?bytes.len(), "one");
+            tracing::info!(raw = &bytes[..], "two");
+            let err: Box<dyn std::error::Error> = big.clone().into();
+            tracing::warn!(error = &*err as &(dyn std::error::Error + 'static), "three");
+        });
+    });
+    let spans = h.spans(1);
+    let s = &spans[0];
+    assert_eq!(h.guard.stats().spans_dropped_too_large, 0);
+    let cut = TagValue::String("€".repeat(85).into()); // 255 bytes: 256 would split a char
+    assert_eq!(log_field(&s.logs[0], "text"), Some(cut.clone()));
+    assert_eq!(log_field(&s.logs[0], "shown"), Some(cut.clone()));
+    assert_eq!(log_field(&s.logs[0], "debugged"), Some(TagValue::String(bytes.len().to_string().into())));
+    assert_eq!(log_field(&s.logs[1], "raw"), Some(TagValue::Binary(vec![7; 256])));
+    assert_eq!(log_field(&s.logs[2], "error.object"), Some(cut));
+}
+
+#[test]
+fn wide_integers_are_longs_when_they_fit() {
+    let h = Harness::new();
+    h.run(|| {
+        info_span!("ints", small = -3i128, unsigned = 9u128, huge = u128::MAX).in_scope(|| {
+            tracing::info!(n = 5i128, "log");
+        })
+    });
+    let s = &h.spans(1)[0];
+    assert_eq!(s.tag("small"), Some(&TagValue::Long(-3)));
+    assert_eq!(s.tag("unsigned"), Some(&TagValue::Long(9)));
+    assert_eq!(s.tag("huge"), Some(&TagValue::String(u128::MAX.to_string().into())));
+    assert_eq!(log_field(&s.logs[0], "n"), Some(TagValue::Long(5)));
+}

@@ -153,6 +153,8 @@ fn baggage_is_inherited_and_logged_on_sampled_spans() {
     assert_eq!(logs[0][2], ("value".into(), TagValue::String("ada".into())));
     assert!(logs[1].contains(&("override".into(), TagValue::Bool(true))));
     assert!(logs[2].contains(&("truncated".into(), TagValue::Bool(true))));
+    // Logged like every log field: cut at `max_tag_value_length` (256 by default).
+    assert_eq!(logs[2][2], ("value".into(), TagValue::String("x".repeat(256).into())));
     assert!(by_name(&spans, "child").logs.len() == 1, "children do not inherit baggage logs");
     let s = h.guard.stats();
     assert_eq!((s.baggage_updates_ok, s.baggage_truncations), (4, 1));
@@ -185,6 +187,24 @@ fn sampling_priority_forces_the_decision() {
     });
     let spans = h.spans(2);
     assert!(spans.iter().all(|s| s.flags == 3));
+    // The sampler said no: no sampler tags on the forced root.
+    assert!(by_name(&spans, "forced").tag("sampler.type").is_none());
+    // The sampler is still consulted: when it says yes too, the root keeps its tags.
+    let h = Harness::new();
+    h.run(|| info_span!("forced_and_sampled", sampling.priority = 1i64).in_scope(|| {}));
+    let s = &h.spans(1)[0];
+    assert_eq!(s.flags, 3);
+    assert_eq!(s.tag("sampler.type"), Some(&TagValue::String("const".into())));
+    assert_eq!(s.tag("sampler.param"), Some(&TagValue::Bool(true)));
+    assert_eq!(s.tag("sampling.priority"), Some(&TagValue::Long(1)));
+    // Only a u16 value counts, as in jaeger-client-go; others leave the decision to the sampler.
+    let h = Harness::with(|b| b.sampler(Sampler::never()));
+    h.run(|| {
+        info_span!("out_of_range", sampling.priority = 70_000i64).in_scope(|| {});
+        info_span!("negative", sampling.priority = -1i64).in_scope(|| {});
+    });
+    h.guard.flush(support::WAIT).unwrap();
+    assert_eq!(h.guard.stats().traces_started_unsampled, 2);
     let h = Harness::new();
     h.run(|| info_span!("suppressed", sampling.priority = 0i64).in_scope(|| {}));
     h.guard.flush(support::WAIT).unwrap();

@@ -66,10 +66,18 @@ const DEFAULT_MAX_OPERATIONS: usize = 2000;
 ///   `rate_limiting(0.1)` samples one trace, then one every ten seconds at most.
 /// - **Remote** asks the Jaeger agent for the service's strategy (see [`RemoteSampler`]). The
 ///   agent can answer with a probabilistic rate, a rate limit, or a per-operation strategy:
-///   each root span name then gets its own rate plus a *lower bound* (traces per second
+///   each operation then gets its own rate plus a *lower bound* (traces per second
 ///   always sampled even when the rate says no; those traces are tagged
-///   `sampler.type=lowerbound` with the operation's rate as `sampler.param`). Operation names
-///   beyond [`RemoteSampler::max_operations`] share the default rate.
+///   `sampler.type=lowerbound` with the operation's rate as `sampler.param`). A root's
+///   operation is the name it is reported under: the value of an `otel.name` field given
+///   when the span is created, else the span name (an `otel.name` recorded later renames the
+///   span but does not change its decision). Operation names beyond
+///   [`RemoteSampler::max_operations`] share the default rate.
+///
+/// An unsampled root keeps no state; if its context is asked for later (an inject), it gets
+/// a trace id for which the decision holds: under a probabilistic decision (including the
+/// probabilistic part of a per-operation strategy) one that Jaeger's rule rejects, so a
+/// downstream service re-applying the rule to the id agrees.
 ///
 /// ```
 /// use jaeger_layer::{RemoteSampler, Sampler};
@@ -267,8 +275,9 @@ impl RemoteSampler {
         self
     }
 
-    /// With a per-operation strategy, the most operation names that get their own sampler;
-    /// root spans with other names share the default rate.
+    /// With a per-operation strategy, the most operation names (`otel.name` at creation, else
+    /// the span name) that get their own sampler; root spans with other names share the
+    /// default rate.
     ///
     /// Defaults to 2000.
     pub fn max_operations(mut self, n: usize) -> Self {
@@ -357,6 +366,17 @@ impl Local {
             Local::PerOperation(p) => p.decide(trace_id, operation),
         }
     }
+
+    /// See [`ActiveSampler::unsampled_trace_id`]: the boundary a lazily drawn id must be
+    /// above, `None` when any id will do.
+    fn rejecting_boundary(&self) -> Option<u64> {
+        match self {
+            // Their decision does not depend on the id.
+            Local::Const(_) | Local::RateLimiting(_) => None,
+            Local::Probabilistic(p) => p.rejecting_boundary(),
+            Local::PerOperation(p) => p.rejecting_boundary(),
+        }
+    }
 }
 
 // Called by the layer, which lands in another branch.
@@ -372,6 +392,32 @@ impl ActiveSampler {
             Active::Local(local) => local.decide(trace_id, operation),
             Active::Remote(remote) => remote.current().decide(trace_id, operation),
         }
+    }
+
+    /// A trace id for an unsampled root whose id was not kept at creation (the layer stores
+    /// nothing for it) and is drawn now, because something asks for its context.
+    ///
+    /// The id is one for which the decision holds, so that a service that re-applies
+    /// Jaeger's probabilistic rule to it (jaeger-client-go `sampler.go`,
+    /// `ProbabilisticSampler`) reaches the same "no": under a probabilistic sampler (local,
+    /// remote, or the probabilistic part of a per-operation strategy) its low 63 bits are
+    /// drawn uniformly above the sampling boundary. Const and rate-limiting decisions do not
+    /// depend on the id, and at rate 1.0 nothing is rejected (such a root was forbidden by
+    /// `sampling.priority`): then any random id is fine. A remote sampler answers with the
+    /// strategy in force when the id is drawn.
+    ///
+    /// Slow path (once per observed unsampled root): two or three draws, no lock.
+    pub(crate) fn unsampled_trace_id(&self, wide: bool) -> TraceId {
+        let boundary = match &self.active {
+            Active::Local(local) => local.rejecting_boundary(),
+            Active::Remote(remote) => remote.current().rejecting_boundary(),
+        };
+        let high = if wide { crate::id::random_u64() } else { 0 };
+        let low = match boundary {
+            Some(b) => probabilistic::rejected_low(b),
+            None => crate::id::random_u64(),
+        };
+        TraceId { high, low }
     }
 
     /// Stops the remote poller thread, waiting for it briefly at most (an HTTP request in
@@ -455,6 +501,29 @@ mod tests {
             }
         );
         assert!(!s.decide(TraceId::new(0, 0x4000_0000_0000_0001), "op").sampled);
+    }
+
+    #[test]
+    fn unsampled_trace_ids_are_rejected_by_the_probabilistic_rule() {
+        for rate in [0.0, 0.001, 0.5, 0.9, 0.999] {
+            let s = start(&Sampler::probabilistic(rate).unwrap());
+            for wide in [false, true] {
+                for _ in 0..1000 {
+                    let id = s.unsampled_trace_id(wide);
+                    assert!(!s.decide(id, "op").sampled, "rate {rate}: {id}");
+                    assert_eq!(id.high != 0, wide);
+                }
+            }
+        }
+        // Rate 1.0, const and rate limiting: any non-zero random id.
+        for s in
+            [Sampler::probabilistic(1.0).unwrap(), Sampler::never(), Sampler::rate_limiting(1.0).unwrap()]
+        {
+            let s = start(&s);
+            let ids: std::collections::HashSet<_> = (0..100).map(|_| s.unsampled_trace_id(false)).collect();
+            assert_eq!(ids.len(), 100);
+            assert!(ids.iter().all(|id| id.is_valid()));
+        }
     }
 
     #[test]

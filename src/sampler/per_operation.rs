@@ -66,6 +66,20 @@ pub(crate) struct PerOperationSampler {
     lower_bound: f64,
     max_operations: usize,
     clock: Clock,
+    /// The highest boundary below 2^63 among the operations' rates and the default rate:
+    /// an id above it is rejected by the probabilistic part of every operation that can
+    /// reject at all (see [`PerOperationSampler::rejecting_boundary`]).
+    rejecting_boundary: Option<u64>,
+}
+
+/// The highest rejecting boundary of `default` and the samplers of `operations`.
+fn highest_rejecting_boundary(operations: &OperationMap, default: &Probabilistic) -> Option<u64> {
+    operations
+        .values()
+        .map(|s| &s.probabilistic)
+        .chain([default])
+        .filter_map(|p| p.rejecting_boundary())
+        .max()
 }
 
 impl PerOperationSampler {
@@ -73,9 +87,11 @@ impl PerOperationSampler {
     pub(crate) fn new(strategy: &PerOperationStrategy, max_operations: usize, clock: Clock) -> Self {
         let empty = OperationMap::new();
         let operations = Self::operations_for(strategy, &empty, max_operations, &clock);
+        let default = Probabilistic::clamped(strategy.default_sampling_probability);
         PerOperationSampler {
+            rejecting_boundary: highest_rejecting_boundary(&operations, &default),
             operations: ArcSwap::from_pointee(operations),
-            default: Probabilistic::clamped(strategy.default_sampling_probability),
+            default,
             lower_bound: strategy.lower_bound,
             max_operations,
             clock,
@@ -97,6 +113,7 @@ impl PerOperationSampler {
             Probabilistic::clamped(strategy.default_sampling_probability)
         };
         PerOperationSampler {
+            rejecting_boundary: highest_rejecting_boundary(&operations, &default),
             operations: ArcSwap::from_pointee(operations),
             default,
             lower_bound: strategy.lower_bound,
@@ -146,6 +163,15 @@ impl PerOperationSampler {
             Some(sampler) => sampler.decide(trace_id),
             None => SamplingDecision::probabilistic(self.default.sample(trace_id), &self.default),
         }
+    }
+
+    /// A boundary above which every id is rejected by the probabilistic part of whichever
+    /// operation a root was decided for (operations added later get the default rate, which
+    /// is included), or `None` if every rate is 1.0. A root is left unsampled only when that
+    /// part rejected its id (the lower bound then said no too) or when `sampling.priority`
+    /// forbade it: either way an id above this boundary is one for which the decision holds.
+    pub(crate) fn rejecting_boundary(&self) -> Option<u64> {
+        self.rejecting_boundary
     }
 
     /// Slow path: adds `operation` with the default rate unless the map is full by now.
@@ -250,6 +276,18 @@ mod tests {
         assert!(d.sampled);
         assert_eq!(d.sampler_type, TYPE_PROBABILISTIC);
         assert_eq!(s.operation_names(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn the_rejecting_boundary_is_the_highest_rate_below_one() {
+        let (clock, _t) = Clock::manual();
+        let s =
+            PerOperationSampler::new(&strategy(0.1, 1.0, &[("a", 0.5), ("b", 1.0), ("c", 0.25)]), 10, clock);
+        assert_eq!(s.rejecting_boundary(), Probabilistic::new(0.5).unwrap().rejecting_boundary());
+        let u = s.updated(&strategy(0.9, 1.0, &[("b", 1.0)]));
+        assert_eq!(u.rejecting_boundary(), Probabilistic::new(0.9).unwrap().rejecting_boundary());
+        let all = u.updated(&strategy(1.0, 1.0, &[("b", 1.0)]));
+        assert_eq!(all.rejecting_boundary(), None, "nothing is rejected at rate 1.0");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The probabilistic sampler: a fixed share of traces, chosen from the trace id (facts §4.3).
 
-use crate::id::TraceId;
+use crate::id::{self, TraceId};
 use crate::Error;
 
 /// Go's `maxRandomNumber`: trace ids are compared on their low 63 bits.
@@ -47,11 +47,33 @@ impl Probabilistic {
         self.rate
     }
 
-    /// Whether the trace is sampled: `boundary >= low & 0x7fff_ffff_ffff_ffff` (facts §4.3).
+    /// Whether the trace is sampled: `boundary >= low & 0x7fff_ffff_ffff_ffff`
+    /// (jaeger-client-go `sampler.go`, `ProbabilisticSampler.IsSampled`).
     #[inline]
     pub(crate) fn sample(&self, trace_id: TraceId) -> bool {
         self.boundary >= trace_id.low & MAX_RANDOM_NUMBER
     }
+
+    /// The boundary when some ids are rejected, `None` at rate 1.0 (every id is sampled).
+    pub(crate) fn rejecting_boundary(&self) -> Option<u64> {
+        (self.boundary < MAX_RANDOM_NUMBER).then_some(self.boundary)
+    }
+}
+
+/// A random non-zero low trace id half that the probabilistic rule rejects for `boundary`
+/// (`boundary < 2^63 - 1`): its low 63 bits are uniform in `boundary + 1 ..= 2^63 - 1`, its
+/// top bit (which the rule masks off) is random like every other id's.
+///
+/// Drawn directly in the rejected range rather than by redrawing until rejected, so that it
+/// costs two draws at any rate (redrawing would take 1000 draws on average at rate 0.999).
+pub(crate) fn rejected_low(boundary: u64) -> u64 {
+    // Never called with a larger boundary; clamped so that no input can overflow.
+    let boundary = boundary.min(MAX_RANDOM_NUMBER - 1);
+    let count = MAX_RANDOM_NUMBER - boundary;
+    // Multiply-shift maps a uniform u64 to `0..count` (bias below 2^-64 * count, negligible).
+    let offset = ((u128::from(id::random_u64()) * u128::from(count)) >> 64) as u64;
+    let top = id::random_u64() & !MAX_RANDOM_NUMBER;
+    top | (boundary + 1 + offset)
 }
 
 #[cfg(test)]
@@ -106,6 +128,31 @@ mod tests {
                 assert!(s.sample(low(boundary - 1)), "rate {rate}");
             }
         }
+    }
+
+    #[test]
+    fn rejected_lows_are_rejected_and_spread_over_the_rejected_range() {
+        for (rate, boundary) in BOUNDARIES {
+            let s = Probabilistic::new(rate).unwrap();
+            let Some(b) = s.rejecting_boundary() else {
+                assert_eq!(rate, 1.0, "only rate 1.0 rejects nothing");
+                continue;
+            };
+            assert_eq!(b, boundary);
+            let lows: Vec<u64> = (0..2000).map(|_| rejected_low(b)).collect();
+            assert!(lows.iter().all(|&l| l != 0 && !s.sample(low(l))), "rate {rate}");
+            assert!(lows.iter().any(|&l| l >> 63 == 1) && lows.iter().any(|&l| l >> 63 == 0));
+            // The lower half of the rejected range is hit as well as the upper one.
+            let mid = b + (MAX_RANDOM_NUMBER - b) / 2;
+            assert!(lows.iter().any(|&l| l & MAX_RANDOM_NUMBER <= mid), "rate {rate}");
+            assert!(lows.iter().any(|&l| l & MAX_RANDOM_NUMBER > mid), "rate {rate}");
+        }
+        // The narrowest range: one id left above the boundary.
+        assert_eq!(rejected_low(MAX_RANDOM_NUMBER - 1) & MAX_RANDOM_NUMBER, MAX_RANDOM_NUMBER);
+        // A rate just below 1 still rejects some ids.
+        let s = Probabilistic::new(1.0 - f64::EPSILON).unwrap();
+        let b = s.rejecting_boundary().unwrap();
+        assert!((0..100).all(|_| !s.sample(low(rejected_low(b)))));
     }
 
     #[test]
