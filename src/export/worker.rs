@@ -97,7 +97,7 @@ fn run(shared: &Shared, config: WorkerConfig) {
         crate::metrics::describe();
         crate::stats::Stats::default()
     };
-    let mut chunk: Vec<Box<Record>> = Vec::with_capacity(CHUNK);
+    let mut chunk: Chunk = Vec::with_capacity(CHUNK);
     let mut flushed_gen = 0;
     loop {
         let elapsed = last_flush.elapsed();
@@ -165,10 +165,15 @@ fn run(shared: &Shared, config: WorkerConfig) {
     }
 }
 
+/// Records taken off the queue, by pointer: they go back to the pool as the boxes they are.
+#[allow(clippy::vec_box)]
+type Chunk = Vec<Box<Record>>;
+
 /// Takes at most one queue's worth of spans off the queue, in chunks, claims each chunk and
 /// hands its records to `export`. `false` once a timed-out shutdown abandoned the exporter:
 /// what it took then is counted as abandoned here, and it must stop.
-fn drain(shared: &Shared, chunk: &mut Vec<Box<Record>>, export: &mut dyn FnMut(Box<Record>)) -> bool {
+#[allow(clippy::vec_box)] // the boxes are the pool's records, moved by pointer
+fn drain(shared: &Shared, chunk: &mut Chunk, export: &mut dyn FnMut(Box<Record>)) -> bool {
     let mut left = shared.queue.capacity();
     while left > 0 {
         while chunk.len() < CHUNK.min(left) {
