@@ -159,29 +159,13 @@
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, deny(rustdoc::broken_intra_doc_links))]
 
-mod builder;
-#[cfg(all(test, feature = "receiver"))]
-mod builder_tests;
-mod clock;
-mod context;
-mod env;
+mod config;
 mod error;
 mod export;
-mod fields;
-mod id;
 mod layer;
-#[cfg(all(test, feature = "receiver"))]
-mod layer_tests;
-#[cfg(feature = "metrics")]
-mod metrics;
 mod propagation;
-mod record;
 mod sampler;
-mod span_data;
-mod span_ext;
-mod span_logs;
-mod stats;
-mod sync;
+mod span;
 mod thrift;
 mod transport;
 
@@ -190,20 +174,20 @@ pub mod receiver;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use builder::{AgentProtocol, Builder};
-pub use context::{Baggage, SpanContext};
+pub use config::builder::{AgentProtocol, Builder};
 pub use error::Error;
+pub use export::stats::Stats;
 pub use export::{ExporterGuard, StatsHandle};
-pub use id::TraceId;
+pub use layer::span_ext::{JaegerSpanExt, SetParentError, SetParentFromError};
 pub use layer::JaegerLayer;
 pub use propagation::{
     extract, CarrierFormat, ExtractError, ExtractErrorKind, Extractor, HttpHeaders, Injector, Propagator,
     TextMap,
 };
 pub use sampler::{RemoteSampler, Sampler};
-pub use span_data::{Log, RefType, SpanRef, Tag, TagValue};
-pub use span_ext::{JaegerSpanExt, SetParentError, SetParentFromError};
-pub use stats::Stats;
+pub use span::context::{Baggage, SpanContext};
+pub use span::data::{Log, RefType, SpanRef, Tag, TagValue};
+pub use span::id::TraceId;
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]

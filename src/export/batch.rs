@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::span_data::{FinishedSpan, Process, SpanPart};
-use crate::stats::{incr, Counters};
+use crate::export::stats::{incr, Counters};
+use crate::span::data::{FinishedSpan, Process, SpanPart};
 use crate::thrift::writer::{Envelope, Wire};
 
 /// How often, at most, a dropped too-large span is reported on stderr.
@@ -294,9 +294,9 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::export::bench::root_span;
-    use crate::id::TraceId;
     use crate::receiver::{decode_batch, decode_datagram, ReceivedBatch, ReceivedSpan};
-    use crate::span_data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_FIREHOSE, FLAG_SAMPLED};
+    use crate::span::data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_FIREHOSE, FLAG_SAMPLED};
+    use crate::span::id::TraceId;
     use crate::thrift::differential_tests::{real_metadata, span_103, Rng, BARE_METADATA};
     use crate::thrift::reference::expanded;
 

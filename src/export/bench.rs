@@ -6,9 +6,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::batch::{Batcher, WireFormat};
-use crate::id::TraceId;
-use crate::span_data::{FinishedSpan, Process, Tag, TagValue, FLAG_SAMPLED};
-use crate::stats::Counters;
+use crate::export::stats::Counters;
+use crate::span::data::{FinishedSpan, Process, Tag, TagValue, FLAG_SAMPLED};
+use crate::span::id::TraceId;
 
 /// Prepared spans and a batcher that encodes them into compact `emitBatch` datagrams of at
 /// most 65,000 bytes, as the exporter thread does.

@@ -10,7 +10,7 @@
 
 use std::sync::atomic::Ordering::AcqRel;
 
-use crate::sync::AtomicU64;
+use crate::export::sync::AtomicU64;
 
 /// Set once the held spans were abandoned.
 const ABANDONED: u64 = 1 << 63;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::handshake::Waited;
 use super::Shared;
 use crate::error::Error;
-use crate::stats::Stats;
+use crate::export::stats::Stats;
 
 /// How long dropping the guard waits for the final flush.
 pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);

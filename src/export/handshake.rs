@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
 
-use crate::sync::{lock, wait_until, AtomicBool, AtomicU64, Condvar, Mutex};
+use crate::export::sync::{lock, wait_until, AtomicBool, AtomicU64, Condvar, Mutex};
 use std::sync::atomic::Ordering::SeqCst;
 
 #[cfg(not(jaeger_loom))]

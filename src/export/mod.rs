@@ -6,6 +6,10 @@ pub mod bench;
 pub(crate) mod claim;
 mod guard;
 pub(crate) mod handshake;
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics;
+pub(crate) mod stats;
+pub(crate) mod sync;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -13,8 +17,8 @@ use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 
-use crate::record::{Pool, Record};
-use crate::stats::{add, incr, Counters, Stats};
+use crate::export::stats::{add, incr, Counters, Stats};
+use crate::span::record::{Pool, Record};
 use handshake::Handshake;
 
 pub use guard::{ExporterGuard, StatsHandle};
@@ -35,7 +39,7 @@ pub(crate) struct Shared {
     pub(crate) live_states: AtomicUsize,
     pub(crate) counters: Arc<Counters>,
     /// Span and log timestamps; recalibrated by the exporter thread.
-    pub(crate) clock: crate::clock::Clock,
+    pub(crate) clock: crate::span::clock::Clock,
     /// Flush and shutdown requests, and the exporter thread to wake.
     pub(crate) hs: Handshake,
     /// A producer already asked the worker to wake up and it has not drained yet: later
@@ -52,7 +56,7 @@ pub(crate) struct Shared {
     warned_closed: AtomicBool,
 }
 
-/// The most records the pool keeps (see [`crate::record`] for the bytes per record).
+/// The most records the pool keeps (see [`crate::span::record`] for the bytes per record).
 const MAX_POOLED_RECORDS: usize = 2048;
 
 /// Queue length at which a producer wakes the worker: a quarter of the queue, at most 1024
@@ -74,7 +78,7 @@ impl Shared {
             pool: Pool::new((2 * wake).min(MAX_POOLED_RECORDS)),
             live_states: AtomicUsize::new(0),
             counters,
-            clock: crate::clock::Clock::new(),
+            clock: crate::span::clock::Clock::new(),
             hs: Handshake::default(),
             wake_pending: AtomicBool::new(false),
             wake_threshold: wake,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::error::Error;
-use crate::span_data::{Process, FLAG_SAMPLED};
+use crate::span::data::{Process, FLAG_SAMPLED};
 use crate::transport::Transport;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -80,7 +80,7 @@ fn exporter(behaviour: Behaviour, capacity: usize) -> Exporter {
 /// A finished span as `on_close` hands it over (it counts as live until then).
 fn finish(shared: &Shared, i: u64) {
     let mut rec = shared.pool.take();
-    rec.span.trace_id = crate::id::TraceId::new(0, i + 1);
+    rec.span.trace_id = crate::span::id::TraceId::new(0, i + 1);
     rec.span.span_id = i + 1;
     rec.span.flags = FLAG_SAMPLED;
     rec.span.operation = "op".into();

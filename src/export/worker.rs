@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use super::batch::{Batcher, WireFormat};
 use super::Shared;
 use crate::error::Error;
-use crate::record::Record;
-use crate::span_data::Process;
-use crate::stats::add;
+use crate::export::stats::add;
+use crate::span::data::Process;
+use crate::span::record::Record;
 use crate::transport::Transport;
 
 /// Everything the worker needs, moved into its thread.
@@ -94,8 +94,8 @@ fn run(shared: &Shared, config: WorkerConfig) {
     let mut last_flush = Instant::now();
     #[cfg(feature = "metrics")]
     let mut published = {
-        crate::metrics::describe();
-        crate::stats::Stats::default()
+        crate::export::metrics::describe();
+        crate::export::stats::Stats::default()
     };
     let mut chunk: Chunk = Vec::with_capacity(CHUNK);
     let mut flushed_gen = 0;
@@ -151,7 +151,7 @@ fn run(shared: &Shared, config: WorkerConfig) {
             #[cfg(feature = "metrics")]
             {
                 let now = shared.counters.snapshot();
-                crate::metrics::publish(&now, &published);
+                crate::export::metrics::publish(&now, &published);
                 published = now;
             }
         }
@@ -172,7 +172,7 @@ type Chunk = Vec<Box<Record>>;
 /// Takes at most one queue's worth of spans off the queue, in chunks, claims each chunk and
 /// hands its records to `export`. `false` once a timed-out shutdown abandoned the exporter:
 /// what it took then is counted as abandoned here, and it must stop.
-#[allow(clippy::vec_box)] // the boxes are the pool's records, moved by pointer
+#[allow(clippy::vec_box)]
 fn drain(shared: &Shared, chunk: &mut Chunk, export: &mut dyn FnMut(Box<Record>)) -> bool {
     let mut left = shared.queue.capacity();
     while left > 0 {

@@ -6,9 +6,9 @@ use super::carrier::{Carrier, Injector};
 use super::error::ExtractError;
 use super::jaeger::{hex_trace_id, hex_u64};
 use super::{baggage_only, inject_prefixed_baggage, BaggageBuilder};
-use crate::context::SpanContext;
-use crate::id::TraceId;
-use crate::span_data::{FLAG_DEBUG, FLAG_SAMPLED};
+use crate::span::context::SpanContext;
+use crate::span::data::{FLAG_DEBUG, FLAG_SAMPLED};
+use crate::span::id::TraceId;
 
 pub(crate) const SINGLE: &str = "b3";
 pub(crate) const TRACE_ID: &str = "x-b3-traceid";

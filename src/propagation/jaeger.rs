@@ -6,8 +6,8 @@ use super::carrier::{Carrier, CarrierFormat, Injector};
 use super::error::ExtractError;
 use super::escape::{query_unescape, query_unescape_or_raw};
 use super::{baggage_only, inject_prefixed_baggage, BaggageBuilder};
-use crate::context::SpanContext;
-use crate::id::TraceId;
+use crate::span::context::SpanContext;
+use crate::span::id::TraceId;
 
 pub(crate) const TRACE_ID_HEADER: &str = "uber-trace-id";
 pub(crate) const BAGGAGE_PREFIX: &str = "uberctx-";
@@ -15,7 +15,7 @@ pub(crate) const BAGGAGE_HEADER: &str = "jaeger-baggage";
 pub(crate) const DEBUG_ID_HEADER: &str = "jaeger-debug-id";
 
 /// Parses 1..=`max` (≤ 16) hex digits of either case into a u64.
-pub(crate) use crate::id::parse_hex_u64 as hex_u64;
+pub(crate) use crate::span::id::parse_hex_u64 as hex_u64;
 
 /// A trace id of 1–32 hex digits: the last 16 are the low half, the rest the high half.
 pub(crate) fn hex_trace_id(s: &str) -> Option<TraceId> {

@@ -16,7 +16,7 @@ mod w3c;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::context::{Baggage, SpanContext};
+use crate::span::context::{Baggage, SpanContext};
 
 pub use carrier::{CarrierFormat, Extractor, HttpHeaders, Injector, TextMap};
 pub use error::{ExtractError, ExtractErrorKind};

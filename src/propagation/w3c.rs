@@ -7,9 +7,9 @@ use super::carrier::{Carrier, Injector};
 use super::error::ExtractError;
 use super::escape::{percent_decode_lossy, percent_encode};
 use super::{baggage_only, BaggageBuilder};
-use crate::context::SpanContext;
-use crate::id::TraceId;
-use crate::span_data::FLAG_SAMPLED;
+use crate::span::context::SpanContext;
+use crate::span::data::FLAG_SAMPLED;
+use crate::span::id::TraceId;
 
 pub(crate) const TRACEPARENT: &str = "traceparent";
 pub(crate) const TRACESTATE: &str = "tracestate";

@@ -16,7 +16,7 @@ use super::probabilistic::Probabilistic;
 use super::rate_limiting::{Clock, RateLimitingSampler};
 use super::strategy::PerOperationStrategy;
 use super::{SamplerParam, SamplingDecision, TYPE_LOWERBOUND};
-use crate::id::TraceId;
+use crate::span::id::TraceId;
 
 // === impl GuaranteedThroughput ===
 

@@ -1,6 +1,6 @@
 //! The probabilistic sampler: a fixed share of traces, chosen from the trace id (facts §4.3).
 
-use crate::id::{self, TraceId};
+use crate::span::id::{self, TraceId};
 use crate::Error;
 
 /// Go's `maxRandomNumber`: trace ids are compared on their low 63 bits.

@@ -17,7 +17,7 @@ use super::probabilistic::Probabilistic;
 use super::rate_limiting::{check_rate, Clock, RateLimitingSampler};
 use super::strategy::{self, Strategy};
 use super::{Local, RemoteSampler};
-use crate::stats::{incr, Counters};
+use crate::export::stats::{incr, Counters};
 use crate::Error;
 
 /// Go's `ResponseHeaderTimeout` for the strategy request (facts §4.7); we apply it to the whole

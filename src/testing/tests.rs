@@ -3,8 +3,8 @@
 
 use super::render::{bar, duration, layout, names, waterfall};
 use super::*;
-use crate::id::TraceId;
-use crate::span_data::{Log, Tag};
+use crate::span::data::{Log, Tag};
+use crate::span::id::TraceId;
 
 fn span(trace: u64, id: u64, parent: u64, name: &str, start: i64, dur: i64) -> ReceivedSpan {
     ReceivedSpan {

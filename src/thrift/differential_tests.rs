@@ -16,8 +16,8 @@ use tracing_core::subscriber::Interest;
 
 use super::reference::{self, expanded, Encoder, Sink};
 use super::writer::{self, Binary, Compact, Envelope, Protocol, Ty, Wire};
-use crate::id::TraceId;
-use crate::span_data::{ClientStats, FinishedSpan, Log, Process, RefType, SpanRef, Tag, TagValue};
+use crate::span::data::{ClientStats, FinishedSpan, Log, Process, RefType, SpanRef, Tag, TagValue};
+use crate::span::id::TraceId;
 
 fn hex(s: &str) -> Vec<u8> {
     s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()

@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 
 use crate::export::batch::tests::rich_span;
 use crate::export::batch::{Batcher, WireFormat};
-use crate::span_data::{FinishedSpan, Process, Tag, TagValue};
-use crate::stats::Counters;
+use crate::export::stats::Counters;
+use crate::span::data::{FinishedSpan, Process, Tag, TagValue};
 use crate::thrift::differential_tests::Rng;
 use crate::thrift::reference::expanded;
 

@@ -1,10 +1,8 @@
 //! Jaeger's Thrift structs on the wire, without generated code: [`writer`] encodes what the
-//! exporter sends (a small specialised compact/binary writer, for speed), `decode` reads it
-//! back for the receiver through the `thrift` crate's protocols, which also serve as the
+//! exporter sends (a small specialised compact/binary writer, for speed). The receiver decodes
+//! it with the `thrift` crate's protocols (`receiver::decode`), which also serve as the
 //! test-only reference encoder (`reference`) that `writer` is checked against byte for byte.
 
-#[cfg(feature = "receiver")]
-pub(crate) mod decode;
 pub(crate) mod writer;
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use thrift::protocol::{
 };
 
 use super::writer::{Envelope, EMIT_BATCH};
-use crate::span_data::{ClientStats, FinishedSpan, Log, Process, RefType, SpanRef, Tag, TagValue};
+use crate::span::data::{ClientStats, FinishedSpan, Log, Process, RefType, SpanRef, Tag, TagValue};
 
 /// The result of writing through a Thrift protocol.
 pub(crate) type EncodeResult = thrift::Result<()>;

@@ -22,8 +22,8 @@
 //! Functions are generic over [`Protocol`] (two zero-sized types), so each struct writer is
 //! monomorphised per protocol; [`Wire`] picks one at run time, once per struct.
 
-use crate::id::TraceId;
-use crate::span_data::{ClientStats, FinishedSpan, Log, Process, RefType, Tag, TagValue};
+use crate::span::data::{ClientStats, FinishedSpan, Log, Process, RefType, Tag, TagValue};
+use crate::span::id::TraceId;
 
 /// The name of the agent's method (facts §1.1).
 pub(crate) const EMIT_BATCH: &str = "emitBatch";

@@ -338,5 +338,4 @@ fn base64(input: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[path = "tests_http.rs"]
 mod tests;

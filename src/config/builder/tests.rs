@@ -251,7 +251,7 @@ fn disabled_from_env_needs_no_service_name() {
 
 #[test]
 fn jaeger_version_is_lang_dash_version() {
-    let tags = crate::builder::process_tags(Vec::new(), None);
+    let tags = crate::config::builder::process_tags(Vec::new(), None);
     let version = tags.iter().find(|t| t.key == "jaeger.version").map(|t| t.value.clone());
     assert_eq!(version, Some(TagValue::String(format!("Rust-{}", env!("CARGO_PKG_VERSION")).into())));
 }

@@ -6,6 +6,10 @@
 //! an extensions guard while user code (a field's `Debug`) runs or while anything is emitted
 //! (tracing-subscriber's `fmt_layer.rs` drops its guards before re-entering).
 
+pub(crate) mod span_ext;
+#[cfg(all(test, feature = "receiver"))]
+mod tests;
+
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt;
@@ -18,17 +22,17 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef as RegistrySpan};
 use tracing_subscriber::Layer;
 
-use crate::context::SpanContext;
+use crate::export::stats::{incr, Origin};
 use crate::export::Shared;
-use crate::fields::{
+use crate::sampler::{ActiveSampler, SamplerParam, SamplingDecision};
+use crate::span::context::SpanContext;
+use crate::span::data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::span::id;
+use crate::span::mapping::{
     LogVisitor, OperationNameVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor, OTEL_NAME,
     SAMPLING_PRIORITY,
 };
-use crate::id;
-use crate::record::Record;
-use crate::sampler::{ActiveSampler, SamplerParam, SamplingDecision};
-use crate::span_data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
-use crate::stats::{incr, Origin};
+use crate::span::record::Record;
 
 /// A `tracing_subscriber::Layer` that reports sampled spans to Jaeger.
 ///
@@ -581,7 +585,7 @@ impl SpanState {
         let mut value = value.to_owned();
         let truncated = value.len() > MAX_BAGGAGE_VALUE_LENGTH;
         if truncated {
-            value = crate::fields::truncate(value, MAX_BAGGAGE_VALUE_LENGTH);
+            value = crate::span::mapping::truncate(value, MAX_BAGGAGE_VALUE_LENGTH);
             incr(&counters.baggage_truncations);
         }
         let previous = self.cx.baggage.set(key, value.clone());
@@ -590,8 +594,8 @@ impl SpanState {
             let max = inner.max_tag_value_length;
             let mut fields = vec![
                 Tag::new("event", "baggage"),
-                Tag::new("key", crate::fields::truncate(key.to_owned(), max)),
-                Tag::new("value", crate::fields::truncate(value, max)),
+                Tag::new("key", crate::span::mapping::truncate(key.to_owned(), max)),
+                Tag::new("value", crate::span::mapping::truncate(value, max)),
             ];
             if previous.is_some() {
                 fields.push(Tag::new("override", true));

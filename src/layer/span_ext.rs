@@ -4,9 +4,9 @@ use std::fmt;
 
 use tracing::Span;
 
-use crate::context::SpanContext;
 use crate::layer::{SpanState, WithContext};
 use crate::propagation::{ExtractError, Extractor, Injector};
+use crate::span::context::SpanContext;
 
 /// Why [`JaegerSpanExt::set_parent`] refused to re-parent a span.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,7 +222,7 @@ impl JaegerSpanExt for Span {
         let layer = with_state(self, |_, inner| (inner.propagator.clone(), inner.shared.counters.clone()));
         match layer {
             Some((propagator, counters)) => propagator.extract(carrier).inspect_err(|_| {
-                crate::stats::incr(&counters.span_context_decoding_errors);
+                crate::export::stats::incr(&counters.span_context_decoding_errors);
             }),
             None => crate::propagation::extract(carrier),
         }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use tracing_core::field::{Field, Visit};
 
-use crate::span_data::{Tag, TagValue};
+use crate::span::data::{Tag, TagValue};
 
 /// Field that renames the span's operation (tracing-opentelemetry users write it).
 pub(crate) const OTEL_NAME: &str = "otel.name";
@@ -41,7 +41,7 @@ fn truncated_str(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// `s` in a spare buffer (see [`crate::record`]) when there is one.
+/// `s` in a spare buffer (see [`crate::span::record`]) when there is one.
 #[inline]
 fn owned_in(spare: &mut Vec<String>, s: &str) -> String {
     match spare.pop() {

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::id::TraceId;
-use crate::span_data::{FLAG_DEBUG, FLAG_SAMPLED};
+use crate::span::data::{FLAG_DEBUG, FLAG_SAMPLED};
+use crate::span::id::TraceId;
 
 /// Baggage: key/value pairs that travel with a trace to every span below the one that set
 /// them, and across process boundaries.
@@ -214,16 +214,16 @@ impl std::fmt::Display for SpanContext {
         let n = self.trace_id.write_hex(&mut trace);
         buf[..n].copy_from_slice(&trace[..n]);
         buf[n] = b':';
-        crate::id::hex16(self.span_id, &mut buf[n + 1..]);
+        crate::span::id::hex16(self.span_id, &mut buf[n + 1..]);
         buf[n + 17] = b':';
-        crate::id::hex16(self.parent_id, &mut buf[n + 18..]);
+        crate::span::id::hex16(self.parent_id, &mut buf[n + 18..]);
         buf[n + 34] = b':';
         let mut flags = [0u8; 16];
-        crate::id::hex16(u64::from(self.flags), &mut flags);
+        crate::span::id::hex16(u64::from(self.flags), &mut flags);
         // `{:x}` of a byte: no leading zero, but "0" for zero.
         let digits = if self.flags >= 0x10 { &flags[14..] } else { &flags[15..] };
         buf[n + 35..n + 35 + digits.len()].copy_from_slice(digits);
-        f.pad(crate::id::hex_str(&buf[..n + 35 + digits.len()]))
+        f.pad(crate::span::id::hex_str(&buf[..n + 35 + digits.len()]))
     }
 }
 
@@ -251,7 +251,7 @@ impl std::str::FromStr for SpanContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::random_u64;
+    use crate::span::id::random_u64;
 
     #[test]
     fn display_is_the_uber_trace_id_form_and_parses_back() {

@@ -2,7 +2,7 @@
 //! the oldest ⌊(L−1)/2⌋ logs stay, the other slots form a ring of the newest, and at finish
 //! the oldest ring slot becomes a `dropped Span logs` record saying how many were dropped.
 
-use crate::span_data::{Log, Tag};
+use crate::span::data::{Log, Tag};
 
 /// Logs of one span, bounded by `max` (0 = unbounded).
 #[derive(Debug, Default)]
@@ -59,7 +59,7 @@ impl SpanLogs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span_data::TagValue;
+    use crate::span::data::TagValue;
 
     fn log(i: i64) -> Log {
         Log { timestamp_us: i, fields: vec![Tag::new("i", i)] }

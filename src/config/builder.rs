@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::export::batch::WireFormat;
+use crate::export::stats::Counters;
 use crate::export::{spawn, ExporterGuard, Shared, WorkerConfig};
 use crate::layer::{Inner, JaegerLayer};
 use crate::propagation::Propagator;
 use crate::sampler::{ActiveSampler, Sampler};
-use crate::span_data::{ClientStats, FinishedSpan, Process, Tag, TagValue, FLAG_SAMPLED};
-use crate::stats::Counters;
+use crate::span::data::{ClientStats, FinishedSpan, Process, Tag, TagValue, FLAG_SAMPLED};
 use crate::thrift::writer::{Envelope, Wire};
 use crate::transport::{Auth, HttpConfig, HttpTransport, Transport, UdpTransport};
 
@@ -360,7 +360,7 @@ impl Builder {
 
     /// [`from_env`](Self::from_env) over any getter (tests never touch the process env).
     pub(crate) fn from_env_with(get: impl Fn(&str) -> Option<OsString>) -> Result<Builder, Error> {
-        let env = crate::env::read_env(get)?;
+        let env = crate::config::env::read_env(get)?;
         let mut b = Builder::default().sampler(env.sampler.clone());
         if let Some(name) = env.service_name.clone() {
             b = b.service_name(name);
@@ -573,7 +573,7 @@ fn small_span(metadata_tags: bool) -> FinishedSpan {
         Vec::new()
     };
     FinishedSpan {
-        trace_id: crate::id::TraceId::new(u64::MAX, u64::MAX),
+        trace_id: crate::span::id::TraceId::new(u64::MAX, u64::MAX),
         span_id: u64::MAX,
         parent_id: 0,
         flags: FLAG_SAMPLED,
@@ -602,7 +602,7 @@ pub(crate) fn process_tags(mut tags: Vec<Tag>, ip: Option<std::net::IpAddr>) -> 
         }
     }
     // A random 63-bit number in unpadded lower-case hex, as Go's client-uuid.
-    tags.push(Tag::new("client-uuid", format!("{:x}", crate::id::random_u64() >> 1)));
+    tags.push(Tag::new("client-uuid", format!("{:x}", crate::span::id::random_u64() >> 1)));
     tags
 }
 
@@ -633,3 +633,6 @@ fn validate_endpoint(endpoint: &str) -> Result<(), Error> {
         _ => Err(Error::invalid("agent_endpoint", shown, "expected host:port, e.g. localhost:6831")),
     }
 }
+
+#[cfg(all(test, feature = "receiver"))]
+mod tests;

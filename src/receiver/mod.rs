@@ -48,9 +48,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::id::TraceId;
-use crate::span_data::{Log, SpanRef, Tag, TagValue};
-use crate::thrift::decode;
+use crate::span::data::{Log, SpanRef, Tag, TagValue};
+use crate::span::id::TraceId;
+mod decode;
 
 /// Large enough for any UDP datagram (IPv4 payloads stop at 65,507 bytes, IPv6 jumbograms
 /// aside), so a datagram is never truncated into a decode error.

@@ -11,9 +11,9 @@ use std::borrow::Cow;
 
 use crossbeam_queue::ArrayQueue;
 
-use crate::id::TraceId;
-use crate::span_data::{FinishedSpan, Tag, TagValue};
-use crate::span_logs::SpanLogs;
+use crate::span::data::{FinishedSpan, Tag, TagValue};
+use crate::span::id::TraceId;
+use crate::span::logs::SpanLogs;
 
 // What a pooled record may keep, so the pool's memory stays small and bounded: with these
 // limits a cleared record holds at most about 6.5 KB (its own 0.4 KB, 32 tag slots, 16 log
@@ -144,7 +144,7 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::span_data::Log;
+    use crate::span::data::Log;
 
     #[test]
     fn a_given_back_record_comes_back_cleared_with_its_buffers() {

@@ -149,8 +149,8 @@ fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, Error> {
             get,
             "JAEGER_REPORTER_MAX_QUEUE_SIZE",
             |v| match parse_positive_int(v)? {
-                n if n > crate::builder::MAX_QUEUE_CAPACITY => {
-                    Err(format!("must be at most {}", crate::builder::MAX_QUEUE_CAPACITY))
+                n if n > crate::config::builder::MAX_QUEUE_CAPACITY => {
+                    Err(format!("must be at most {}", crate::config::builder::MAX_QUEUE_CAPACITY))
                 }
                 n => Ok(n),
             },
@@ -432,5 +432,4 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 #[cfg(test)]
-#[path = "tests_env.rs"]
 mod tests;

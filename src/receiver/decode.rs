@@ -14,9 +14,9 @@ use thrift::protocol::{
 };
 use thrift::TConfiguration;
 
-use crate::id::TraceId;
 use crate::receiver::{DecodeError, ReceivedBatch, ReceivedClientStats, ReceivedProcess, ReceivedSpan};
-use crate::span_data::{Log, RefType, SpanRef, Tag, TagValue};
+use crate::span::data::{Log, RefType, SpanRef, Tag, TagValue};
+use crate::span::id::TraceId;
 use crate::thrift::writer::EMIT_BATCH;
 
 type Result<T> = std::result::Result<T, DecodeError>;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use tracing_subscriber::prelude::*;
 
-use crate::id::test_seam;
 use crate::receiver::Receiver;
+use crate::span::id::test_seam;
 use crate::{JaegerLayer, Sampler, TagValue, TraceId};
 
 const WAIT: Duration = Duration::from_secs(10);

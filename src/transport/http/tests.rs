@@ -157,11 +157,11 @@ fn transport(endpoint: String) -> HttpTransport {
 
 /// A real collector body: spans through the batcher's collector format.
 #[cfg(feature = "receiver")]
-fn collector_payload() -> (Vec<u8>, Vec<crate::span_data::FinishedSpan>) {
+fn collector_payload() -> (Vec<u8>, Vec<crate::span::data::FinishedSpan>) {
     use crate::export::batch::tests::rich_span;
     use crate::export::batch::{Batcher, WireFormat};
-    use crate::span_data::{Process, Tag};
-    use crate::stats::Counters;
+    use crate::export::stats::Counters;
+    use crate::span::data::{Process, Tag};
     use crate::thrift::differential_tests::Rng;
 
     let process = Process { service_name: "svc".into(), tags: vec![Tag::new("hostname", "box")] };

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::id::TraceId;
+use crate::span::id::TraceId;
 
 /// Sampling-state flag: the trace is sampled (jaeger-client-go `span_context.go`).
 pub(crate) const FLAG_SAMPLED: u8 = 0x01;

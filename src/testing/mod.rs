@@ -69,11 +69,11 @@ use std::io;
 use std::ops::Deref;
 use std::time::Duration;
 
-use crate::builder::Builder;
-use crate::id::TraceId;
+use crate::config::builder::Builder;
 use crate::layer::JaegerLayer;
 use crate::receiver::{ReceivedSpan, Receiver};
-use crate::span_data::TagValue;
+use crate::span::data::TagValue;
+use crate::span::id::TraceId;
 
 /// How often spans the layer has not been asked to flush go out to the test agent: short, so
 /// [`TestAgent::wait_for`] also works in tests that do not flush the guard.

@@ -8,7 +8,7 @@
 //! needs no state but the previous snapshot. Describing the metrics is separate
 //! ([`describe`]), to be done once.
 
-use crate::stats::Stats;
+use crate::export::stats::Stats;
 
 /// A `Stats` field (or sum of fields).
 type Get = fn(&Stats) -> u64;

@@ -261,9 +261,9 @@ impl Counters {
     }
 
     /// The sender-side loss counters as Thrift `ClientStats`.
-    pub(crate) fn client_stats(&self) -> crate::span_data::ClientStats {
+    pub(crate) fn client_stats(&self) -> crate::span::data::ClientStats {
         let g = |c: &AtomicU64| c.load(Relaxed) as i64;
-        crate::span_data::ClientStats {
+        crate::span::data::ClientStats {
             full_queue_dropped_spans: g(&self.spans_dropped_queue_full),
             too_large_dropped_spans: g(&self.spans_dropped_too_large),
             failed_to_emit_spans: g(&self.spans_failed),
