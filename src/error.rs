@@ -1,76 +1,127 @@
-//! Configuration and runtime errors.
+//! What `build()` refuses ([`BuildError`]), what `flush` and `shutdown` report at run time
+//! ([`FlushError`], [`ShutdownError`]), and [`Error`], which holds any of them so that one `?`
+//! serves a whole `main`.
 
 use std::fmt;
 use std::io;
 use std::time::Duration;
 
-/// What went wrong building the layer or talking to the exporter.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Error {
-    /// A configuration value is out of range or malformed.
-    InvalidConfig {
-        /// The setting or environment variable.
-        what: String,
-        /// The rejected value.
-        value: String,
-        /// Why it was rejected.
-        reason: String,
-    },
-    /// The process (service name and process tags) and the batch envelope leave no room in one
-    /// packet (or collector request) for even a small span, so every span would be dropped as
-    /// too large. Reported by [`Builder::build`](crate::Builder::build).
-    NoRoomForSpans {
-        /// Encoded bytes of the process: the service name and every process tag.
-        process_bytes: usize,
-        /// Encoded bytes of the rest of the batch envelope (message header, `seqNo`, stats).
-        envelope_bytes: usize,
-        /// Encoded bytes of a small root span: a typical operation name, the sampler tags and,
-        /// unless switched off, the metadata tags the layer writes.
-        min_span_bytes: usize,
-        /// The limit: `max_packet_size` over UDP, the request body limit over HTTP.
-        limit: usize,
-    },
-    /// The transport could not be set up (socket bind, address resolution, HTTP client).
-    Transport(io::Error),
-    /// The exporter thread could not be spawned.
-    Spawn(io::Error),
-    /// `flush` did not complete within its timeout.
-    FlushTimeout(Duration),
-    /// The exporter has shut down.
-    Closed,
+// === impl BuildError ===
+
+/// A setting, an environment variable or the environment itself (a socket, a thread) that
+/// [`Builder::build`](crate::Builder::build), [`Builder::from_env`](crate::Builder::from_env)
+/// or a sampler constructor refused. Its `Display` names the setting and shows the rejected
+/// value; [`kind`](Self::kind) tells the cases apart.
+pub struct BuildError {
+    repr: Repr,
 }
 
-impl Error {
+/// The cases of [`BuildError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildErrorKind {
+    /// A setting is out of range or malformed.
+    InvalidSetting,
+    /// A `JAEGER_*` environment variable does not parse.
+    InvalidEnvVar,
+    /// The process (service name and process tags) and the batch envelope leave no room in
+    /// one packet (or collector request) for even a small span: every span would be dropped
+    /// as too large.
+    NoRoomForSpans,
+    /// A thread (the exporter, the remote sampler's poller) could not be spawned.
+    Spawn,
+}
+
+enum Repr {
+    Invalid { what: String, value: String, reason: String, env: bool },
+    NoRoom { process_bytes: usize, envelope_bytes: usize, min_span_bytes: usize, limit: usize },
+    Spawn(io::Error),
+}
+
+impl BuildError {
+    /// A setter's value out of range or malformed.
     pub(crate) fn invalid(
         what: impl Into<String>,
         value: impl fmt::Display,
         reason: impl Into<String>,
     ) -> Self {
-        Error::InvalidConfig { what: what.into(), value: value.to_string(), reason: reason.into() }
+        let repr =
+            Repr::Invalid { what: what.into(), value: value.to_string(), reason: reason.into(), env: false };
+        BuildError { repr }
     }
 
-    /// A bad environment variable: an [`Error::InvalidConfig`] whose `what` is
-    /// `env var NAME` and whose message reads as Go's, `cannot parse env var NAME=VALUE: why`
-    /// (jaeger-client-go `config/config_env.go`).
+    /// A bad environment variable; its message reads as Go's, `cannot parse env var
+    /// NAME=VALUE: why` (jaeger-client-go `config/config_env.go`).
     pub(crate) fn env(name: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
-        Error::invalid(format!("{ENV_VAR}{name}"), value, reason)
+        let repr = Repr::Invalid {
+            what: name.to_owned(),
+            value: value.to_string(),
+            reason: reason.into(),
+            env: true,
+        };
+        BuildError { repr }
+    }
+
+    pub(crate) fn no_room(
+        process_bytes: usize,
+        envelope_bytes: usize,
+        min_span_bytes: usize,
+        limit: usize,
+    ) -> Self {
+        BuildError { repr: Repr::NoRoom { process_bytes, envelope_bytes, min_span_bytes, limit } }
+    }
+
+    pub(crate) fn spawn(e: io::Error) -> Self {
+        BuildError { repr: Repr::Spawn(e) }
+    }
+
+    /// Which case this is.
+    pub fn kind(&self) -> BuildErrorKind {
+        match &self.repr {
+            Repr::Invalid { env: false, .. } => BuildErrorKind::InvalidSetting,
+            Repr::Invalid { env: true, .. } => BuildErrorKind::InvalidEnvVar,
+            Repr::NoRoom { .. } => BuildErrorKind::NoRoomForSpans,
+            Repr::Spawn(_) => BuildErrorKind::Spawn,
+        }
+    }
+
+    /// The setting (e.g. `queue_capacity`) or environment variable (e.g.
+    /// `JAEGER_AGENT_PORT`) that was refused, for the invalid-value cases.
+    pub fn setting(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Invalid { what, .. } => Some(what),
+            _ => None,
+        }
+    }
+
+    /// The refused value as shown in the message (secrets redacted), for the invalid-value
+    /// cases.
+    pub fn value(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Invalid { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Why the value was refused, for the invalid-value cases.
+    pub(crate) fn reason(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Invalid { reason, .. } => Some(reason),
+            _ => None,
+        }
     }
 }
 
-/// The `what` prefix of errors about environment variables (see [`Error::env`]).
-const ENV_VAR: &str = "env var ";
-
-impl fmt::Display for Error {
+impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::InvalidConfig { what, value, reason } if what.starts_with(ENV_VAR) => {
-                write!(f, "cannot parse {what}={value}: {reason}")
+        match &self.repr {
+            Repr::Invalid { what, value, reason, env: true } => {
+                write!(f, "cannot parse env var {what}={value}: {reason}")
             }
-            Error::InvalidConfig { what, value, reason } => {
+            Repr::Invalid { what, value, reason, env: false } => {
                 write!(f, "invalid {what}={value}: {reason}")
             }
-            Error::NoRoomForSpans { process_bytes, envelope_bytes, min_span_bytes, limit } => {
+            Repr::NoRoom { process_bytes, envelope_bytes, min_span_bytes, limit } => {
                 let total = process_bytes + envelope_bytes + min_span_bytes;
                 write!(
                     f,
@@ -86,10 +137,97 @@ impl fmt::Display for Error {
                     f.write_str("raise max_packet_size")
                 }
             }
-            Error::Transport(e) => write!(f, "jaeger transport: {e}"),
-            Error::Spawn(e) => write!(f, "cannot spawn the jaeger exporter thread: {e}"),
-            Error::FlushTimeout(d) => write!(f, "jaeger flush did not finish within {d:?}"),
-            Error::Closed => f.write_str("the jaeger exporter has shut down"),
+            Repr::Spawn(e) => write!(f, "cannot spawn a jaeger-layer thread: {e}"),
+        }
+    }
+}
+
+impl fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BuildError").field("kind", &self.kind()).field("message", &self.to_string()).finish()
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.repr {
+            Repr::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+// === impl FlushError, ShutdownError ===
+
+/// Why [`ExporterGuard::flush`](crate::ExporterGuard::flush) returned before every span
+/// finished so far was sent or counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// The exporter did not finish within the timeout; the spans stay queued and are sent
+    /// later.
+    Timeout(Duration),
+    /// The exporter is gone: it was shut down, or its thread died.
+    Closed,
+}
+
+impl fmt::Display for FlushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlushError::Timeout(d) => write!(f, "jaeger flush did not finish within {d:?}"),
+            FlushError::Closed => f.write_str("the jaeger exporter has shut down"),
+        }
+    }
+}
+
+impl std::error::Error for FlushError {}
+
+/// Why [`ExporterGuard::shutdown`](crate::ExporterGuard::shutdown) did not end with every
+/// span sent or counted by a stopped exporter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShutdownError {
+    /// The exporter did not stop within the timeout: what it still held or had queued was
+    /// abandoned and counted ([`Stats::spans_abandoned`](crate::Stats::spans_abandoned)).
+    Timeout(Duration),
+    /// The exporter was gone already: its thread had died.
+    Closed,
+}
+
+impl fmt::Display for ShutdownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShutdownError::Timeout(d) => {
+                write!(f, "the jaeger exporter did not stop within {d:?}; what it held was abandoned")
+            }
+            ShutdownError::Closed => f.write_str("the jaeger exporter had stopped already"),
+        }
+    }
+}
+
+impl std::error::Error for ShutdownError {}
+
+// === impl Error ===
+
+/// Any error of this crate, so that building, flushing and shutting down can share one `?`
+/// (e.g. in `fn main() -> Result<(), jaeger_layer::Error>`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The layer could not be built.
+    Build(BuildError),
+    /// A flush did not complete.
+    Flush(FlushError),
+    /// A shutdown did not complete.
+    Shutdown(ShutdownError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Build(e) => e.fmt(f),
+            Error::Flush(e) => e.fmt(f),
+            Error::Shutdown(e) => e.fmt(f),
         }
     }
 }
@@ -97,8 +235,27 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Transport(e) | Error::Spawn(e) => Some(e),
-            _ => None,
+            Error::Build(e) => Some(e),
+            Error::Flush(e) => Some(e),
+            Error::Shutdown(e) => Some(e),
         }
+    }
+}
+
+impl From<BuildError> for Error {
+    fn from(e: BuildError) -> Self {
+        Error::Build(e)
+    }
+}
+
+impl From<FlushError> for Error {
+    fn from(e: FlushError) -> Self {
+        Error::Flush(e)
+    }
+}
+
+impl From<ShutdownError> for Error {
+    fn from(e: ShutdownError) -> Self {
+        Error::Shutdown(e)
     }
 }

@@ -117,7 +117,7 @@
 //! (service name and process tags) when it is the larger part, else the span's largest tag,
 //! log field, operation name, or its number of logs or tags. Settings under which no span could ever be sent (a
 //! `max_packet_size` too small for the process and a small span, a huge service name) are
-//! refused by [`Builder::build`] with [`Error::NoRoomForSpans`]; every size setting has a
+//! refused by [`Builder::build`] with [`BuildErrorKind::NoRoomForSpans`]; every size setting has a
 //! documented maximum.
 //!
 //! # Migrating from tracing-opentelemetry + opentelemetry-jaeger
@@ -175,7 +175,7 @@ pub mod receiver;
 pub mod testing;
 
 pub use config::builder::{AgentProtocol, Builder};
-pub use error::Error;
+pub use error::{BuildError, BuildErrorKind, Error, FlushError, ShutdownError};
 pub use export::stats::Stats;
 pub use export::{ExporterGuard, StatsHandle};
 pub use layer::span_ext::{JaegerSpanExt, SetParentError, SetParentFromError};

@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::BuildError;
 use crate::export::batch::WireFormat;
 use crate::export::stats::Counters;
 use crate::export::{spawn, ExporterGuard, Shared, WorkerConfig};
@@ -198,7 +198,7 @@ impl Builder {
     /// 65000 (Jaeger's default) works on loopback and within one host; macOS limits
     /// datagrams to 9216 bytes by default; a path through a 1500-byte MTU without
     /// fragmentation needs about 1472. Must be between 256 and 65507, and leave room for a
-    /// small span next to the process and batch envelope (see [`Error::NoRoomForSpans`]).
+    /// small span next to the process and batch envelope (see [`BuildErrorKind::NoRoomForSpans`](crate::BuildErrorKind::NoRoomForSpans)).
     /// UDP only: a collector request body is at most 4 MiB. Defaults to 65000.
     pub fn max_packet_size(mut self, bytes: usize) -> Self {
         self.max_packet_size = bytes;
@@ -351,15 +351,15 @@ impl Builder {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] naming the variable and its value, e.g.
+    /// [`BuildError`] naming the variable and its value, e.g.
     /// `cannot parse env var JAEGER_AGENT_PORT=abc: ...` (a value that is not UTF-8 is shown
     /// lossily).
-    pub fn from_env() -> Result<Builder, Error> {
+    pub fn from_env() -> Result<Builder, BuildError> {
         Self::from_env_with(|name| std::env::var_os(name))
     }
 
     /// [`from_env`](Self::from_env) over any getter (tests never touch the process env).
-    pub(crate) fn from_env_with(get: impl Fn(&str) -> Option<OsString>) -> Result<Builder, Error> {
+    pub(crate) fn from_env_with(get: impl Fn(&str) -> Option<OsString>) -> Result<Builder, BuildError> {
         let env = crate::config::env::read_env(get)?;
         let mut b = Builder::default().sampler(env.sampler.clone());
         if let Some(name) = env.service_name.clone() {
@@ -406,14 +406,14 @@ impl Builder {
     /// builds.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for a missing service name or a setting out of range (showing
-    /// the rejected value), [`Error::NoRoomForSpans`] when the process (service name and
+    /// [`BuildError`] for a missing service name or a setting out of range (showing
+    /// the rejected value), [`BuildErrorKind::NoRoomForSpans`](crate::BuildErrorKind::NoRoomForSpans) when the process (service name and
     /// process tags) and the batch envelope leave no room in one packet for a small span
     /// (the operation name `GET /api/v1/orders/{order_id}`, the sampler tags and, unless
-    /// switched off, the metadata tags), [`Error::Spawn`] if the exporter thread cannot start.
+    /// switched off, the metadata tags), [`BuildErrorKind::Spawn`](crate::BuildErrorKind::Spawn) if the exporter thread cannot start.
     /// An agent host that does not resolve yet is not an error: sends fail and are counted
     /// until it does.
-    pub fn build(self) -> Result<(JaegerLayer, ExporterGuard), Error> {
+    pub fn build(self) -> Result<(JaegerLayer, ExporterGuard), BuildError> {
         if !self.enabled {
             // Go's `NewTracer` returns its no-op tracer before looking at any other setting
             // (jaeger-client-go `config/config.go`); the queue is never used.
@@ -424,14 +424,16 @@ impl Builder {
         }
         let service_name = match self.service_name.clone() {
             Some(s) if !s.trim().is_empty() => s,
-            Some(s) => return Err(Error::invalid("service_name", format!("{s:?}"), "must not be empty")),
-            None => return Err(Error::invalid("service_name", "(unset)", "a service name is required")),
+            Some(s) => {
+                return Err(BuildError::invalid("service_name", format!("{s:?}"), "must not be empty"))
+            }
+            None => return Err(BuildError::invalid("service_name", "(unset)", "a service name is required")),
         };
         check_size("queue_capacity", self.queue_capacity, 1, MAX_QUEUE_CAPACITY)?;
         check_size("max_tag_value_length", self.max_tag_value_length, 0, MAX_TAG_VALUE_LENGTH)?;
         check_size("max_logs_per_span", self.max_logs_per_span, 0, MAX_LOGS_PER_SPAN)?;
         if self.flush_interval.is_zero() {
-            return Err(Error::invalid(
+            return Err(BuildError::invalid(
                 "flush_interval",
                 format!("{:?}", self.flush_interval),
                 "must be positive",
@@ -443,7 +445,11 @@ impl Builder {
         let (format, transport, max_packet_size, max_spans, ip) = match &self.collector {
             Some(c) => {
                 let endpoint = c.endpoint.clone().ok_or_else(|| {
-                    Error::invalid("collector_endpoint", "(unset)", "collector settings need an endpoint")
+                    BuildError::invalid(
+                        "collector_endpoint",
+                        "(unset)",
+                        "collector settings need an endpoint",
+                    )
                 })?;
                 check_size("collector_batch_size", c.batch_size, 1, MAX_COLLECTOR_BATCH_SIZE)?;
                 let config = HttpConfig {
@@ -463,7 +469,7 @@ impl Builder {
             }
             None => {
                 if !(MIN_PACKET_SIZE..=MAX_UDP_PAYLOAD).contains(&self.max_packet_size) {
-                    return Err(Error::invalid(
+                    return Err(BuildError::invalid(
                         "max_packet_size",
                         self.max_packet_size,
                         format!("must be between {MIN_PACKET_SIZE} and {MAX_UDP_PAYLOAD} bytes"),
@@ -513,13 +519,13 @@ impl Builder {
     }
 }
 
-/// `value` within `min..=max`, else an [`Error::InvalidConfig`] for the setter `what`.
-fn check_size(what: &str, value: usize, min: usize, max: usize) -> Result<(), Error> {
+/// `value` within `min..=max`, else an [`BuildError`] for the setter `what`.
+fn check_size(what: &str, value: usize, min: usize, max: usize) -> Result<(), BuildError> {
     if value < min {
-        return Err(Error::invalid(what, value, format!("must be at least {min}")));
+        return Err(BuildError::invalid(what, value, format!("must be at least {min}")));
     }
     if value > max {
-        return Err(Error::invalid(what, value, format!("must be at most {max}")));
+        return Err(BuildError::invalid(what, value, format!("must be at most {max}")));
     }
     Ok(())
 }
@@ -527,7 +533,12 @@ fn check_size(what: &str, value: usize, min: usize, max: usize) -> Result<(), Er
 /// Checks that the process, the largest batch envelope `format` can have (every number at
 /// its longest encoding) and a small root span fit in `limit` bytes: otherwise every span
 /// would be dropped as too large.
-fn check_room(format: WireFormat, process: &Process, limit: usize, metadata_tags: bool) -> Result<(), Error> {
+fn check_room(
+    format: WireFormat,
+    process: &Process,
+    limit: usize,
+    metadata_tags: bool,
+) -> Result<(), BuildError> {
     let (wire, agent) = match format {
         WireFormat::AgentCompact => (Wire::Compact, true),
         WireFormat::AgentBinary => (Wire::Binary, true),
@@ -553,7 +564,7 @@ fn check_room(format: WireFormat, process: &Process, limit: usize, metadata_tags
     wire.span(&mut span, &small_span(metadata_tags));
     let (process_bytes, min_span_bytes) = (process_bytes.len(), span.len());
     if process_bytes.saturating_add(envelope_bytes).saturating_add(min_span_bytes) > limit {
-        return Err(Error::NoRoomForSpans { process_bytes, envelope_bytes, min_span_bytes, limit });
+        return Err(BuildError::no_room(process_bytes, envelope_bytes, min_span_bytes, limit));
     }
     Ok(())
 }
@@ -618,19 +629,19 @@ fn hostname() -> Option<String> {
 /// `host:port` with a port in 1..=65535; the host is resolved later (and again periodically).
 /// Port 0 is refused as `JAEGER_AGENT_PORT=0` is: nothing listens there, and the socket would
 /// report every datagram as sent.
-fn validate_endpoint(endpoint: &str) -> Result<(), Error> {
+fn validate_endpoint(endpoint: &str) -> Result<(), BuildError> {
     let port = endpoint.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
     let shown = format!("{endpoint:?}");
     match port {
         Some((host, Ok(0))) if !host.is_empty() => {
-            Err(Error::invalid("agent_endpoint", shown, "the port must be between 1 and 65535"))
+            Err(BuildError::invalid("agent_endpoint", shown, "the port must be between 1 and 65535"))
         }
         // `::1:6831` would split as host `:` and port 1.
-        Some((host, Ok(_))) if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) => {
-            Err(Error::invalid("agent_endpoint", shown, "an IPv6 address needs brackets, e.g. [::1]:6831"))
-        }
+        Some((host, Ok(_))) if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) => Err(
+            BuildError::invalid("agent_endpoint", shown, "an IPv6 address needs brackets, e.g. [::1]:6831"),
+        ),
         Some((host, Ok(_))) if !host.is_empty() => Ok(()),
-        _ => Err(Error::invalid("agent_endpoint", shown, "expected host:port, e.g. localhost:6831")),
+        _ => Err(BuildError::invalid("agent_endpoint", shown, "expected host:port, e.g. localhost:6831")),
     }
 }
 

@@ -6,7 +6,7 @@
 //! set, already parsed and validated; the builder applies each `Some` over its own defaults.
 //!
 //! Rules shared by every variable, as in Go: an empty value is the same as an unset one; values
-//! are not trimmed; a bad value is an [`Error::InvalidConfig`] reading
+//! are not trimmed; a bad value is an [`BuildError`] reading
 //! `cannot parse env var NAME=VALUE: why` (secrets are never echoed). A value that is not
 //! UTF-8 is such an error too (shown lossily), for every variable read, including one named in
 //! a `JAEGER_TAGS` `${VAR:default}`; Go reads the raw bytes.
@@ -32,10 +32,10 @@ use std::cell::RefCell;
 use std::ffi::OsString;
 use std::time::Duration;
 
+use crate::error::BuildError;
 use crate::propagation::Propagator;
 use crate::sampler::{RemoteSampler, Sampler};
 use crate::transport::{redact_userinfo, Auth, HttpConfig};
-use crate::Error;
 
 const DEFAULT_AGENT_HOST: &str = "localhost";
 const DEFAULT_AGENT_PORT: u16 = 6831;
@@ -108,12 +108,12 @@ impl EnvConfig {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidConfig`] for the first variable that does not parse, is out of range or is
+/// [`BuildError`] for the first variable that does not parse, is out of range or is
 /// not UTF-8.
-pub(crate) fn read_env(get: impl Fn(&str) -> Option<OsString>) -> Result<EnvConfig, Error> {
+pub(crate) fn read_env(get: impl Fn(&str) -> Option<OsString>) -> Result<EnvConfig, BuildError> {
     // The first variable read that is not UTF-8: the parsers below see it as unset, and it is
     // the error returned (it was read before any error they report).
-    let not_utf8: RefCell<Option<Error>> = RefCell::new(None);
+    let not_utf8: RefCell<Option<BuildError>> = RefCell::new(None);
     // Go tests `e != ""` everywhere: empty is unset.
     let get = |name: &str| match get(name)?.into_string() {
         Ok(v) => Some(v).filter(|v| !v.is_empty()),
@@ -123,7 +123,7 @@ pub(crate) fn read_env(get: impl Fn(&str) -> Option<OsString>) -> Result<EnvConf
             } else {
                 raw.to_string_lossy().into_owned()
             };
-            not_utf8.borrow_mut().get_or_insert_with(|| Error::env(name, shown, "not valid UTF-8"));
+            not_utf8.borrow_mut().get_or_insert_with(|| BuildError::env(name, shown, "not valid UTF-8"));
             None
         }
     };
@@ -138,7 +138,7 @@ pub(crate) fn read_env(get: impl Fn(&str) -> Option<OsString>) -> Result<EnvConf
 const SECRETS: [&str; 2] = ["JAEGER_PASSWORD", "JAEGER_AUTH_TOKEN"];
 
 /// [`read_env`] over a getter of UTF-8 values (empty ones as unset).
-fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, Error> {
+fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, BuildError> {
     let mut c = EnvConfig {
         sampler: read_sampler(get)?,
         service_name: get("JAEGER_SERVICE_NAME"),
@@ -172,11 +172,11 @@ fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, Error> {
         agent_host_port: None,
     };
     if let Some(tags) = get("JAEGER_TAGS") {
-        c.tags = Some(parse_tags(&tags, get).map_err(|why| Error::env("JAEGER_TAGS", &tags, why))?);
+        c.tags = Some(parse_tags(&tags, get).map_err(|why| BuildError::env("JAEGER_TAGS", &tags, why))?);
     }
     if let Some(endpoint) = get("JAEGER_ENDPOINT") {
         crate::transport::check_endpoint(&endpoint)
-            .map_err(|why| Error::env("JAEGER_ENDPOINT", redact_userinfo(&endpoint), why))?;
+            .map_err(|why| BuildError::env("JAEGER_ENDPOINT", redact_userinfo(&endpoint), why))?;
         c.endpoint = Some(endpoint);
         c.auth = read_auth(get)?;
     } else {
@@ -190,29 +190,26 @@ fn parse<T>(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
     f: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<Option<T>, Error> {
-    get(name).map(|v| f(&v).map_err(|why| Error::env(name, &v, why))).transpose()
+) -> Result<Option<T>, BuildError> {
+    get(name).map(|v| f(&v).map_err(|why| BuildError::env(name, &v, why))).transpose()
 }
 
 /// The reason of a crate error from a constructor, for an env error about the same value.
-fn reason_of(e: Error, fallback: &str) -> String {
-    match e {
-        Error::InvalidConfig { reason, .. } => reason,
-        _ => fallback.to_owned(),
-    }
+fn reason_of(e: BuildError, fallback: &str) -> String {
+    e.reason().unwrap_or(fallback).to_owned()
 }
 
 // === sampler ===
 
 /// Go's `SamplerConfig` from env (`config/config_env.go`): a type, one param, and the remote
 /// settings.
-fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, Error> {
+fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, BuildError> {
     const PARAM: &str = "JAEGER_SAMPLER_PARAM";
     let param = parse(get, PARAM, |v| v.parse::<f64>().map_err(|e| e.to_string()))?;
     // Errors of the constructors (rate out of range) are about the param's value.
-    let param_err = |e: Error| {
+    let param_err = |e: BuildError| {
         let shown = get(PARAM).unwrap_or_else(|| "(unset)".to_owned());
-        Error::env(PARAM, shown, reason_of(e, "out of range"))
+        BuildError::env(PARAM, shown, reason_of(e, "out of range"))
     };
     // Parsed whatever the type, as Go does, so that a typo never hides behind another type.
     let max_operations =
@@ -237,7 +234,7 @@ fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, Error>
             }
             Ok(Sampler::remote(remote))
         }
-        Some(_) => Err(Error::env(
+        Some(_) => Err(BuildError::env(
             "JAEGER_SAMPLER_TYPE",
             kind.unwrap_or_default(),
             "unknown sampler type (expected remote, const, probabilistic or ratelimiting)",
@@ -247,7 +244,7 @@ fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, Error>
 
 /// `JAEGER_SAMPLING_ENDPOINT`, else `JAEGER_SAMPLER_MANAGER_HOST_PORT`, else the agent host's
 /// port 5778, else `None` for the default (`config/config_env.go`); checked as an `http://` URL.
-fn sampling_endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, Error> {
+fn sampling_endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, BuildError> {
     let (name, url) = if let Some(url) = get("JAEGER_SAMPLING_ENDPOINT") {
         ("JAEGER_SAMPLING_ENDPOINT", url)
     } else if let Some(v) = get("JAEGER_SAMPLER_MANAGER_HOST_PORT") {
@@ -264,25 +261,25 @@ fn sampling_endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Str
             Ok(Some(url))
         }
         Ok(u) if u.scheme_str() == Some("https") => {
-            Err(Error::env(name, url, "https is not supported: this crate has no TLS"))
+            Err(BuildError::env(name, url, "https is not supported: this crate has no TLS"))
         }
-        _ => Err(Error::env(name, url, "not an absolute http:// URL")),
+        _ => Err(BuildError::env(name, url, "not an absolute http:// URL")),
     }
 }
 
 // === reporter ===
 
 /// Basic or bearer auth for the collector (`config/config_env.go`; Basic needs both variables).
-fn read_auth(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Auth>, Error> {
+fn read_auth(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Auth>, BuildError> {
     const TOGETHER: &str = "you must set JAEGER_USER and JAEGER_PASSWORD env vars together";
     let basic = match (get("JAEGER_USER"), get("JAEGER_PASSWORD")) {
         (Some(user), Some(password)) => Some(Auth::Basic { user, password }),
-        (Some(user), None) => return Err(Error::env("JAEGER_USER", user, TOGETHER)),
-        (None, Some(_)) => return Err(Error::env("JAEGER_PASSWORD", "<redacted>", TOGETHER)),
+        (Some(user), None) => return Err(BuildError::env("JAEGER_USER", user, TOGETHER)),
+        (None, Some(_)) => return Err(BuildError::env("JAEGER_PASSWORD", "<redacted>", TOGETHER)),
         (None, None) => None,
     };
     match (basic, get("JAEGER_AUTH_TOKEN")) {
-        (Some(_), Some(_)) => Err(Error::env(
+        (Some(_), Some(_)) => Err(BuildError::env(
             "JAEGER_AUTH_TOKEN",
             "<redacted>",
             "cannot be combined with JAEGER_USER/JAEGER_PASSWORD (one Authorization header)",
@@ -293,7 +290,7 @@ fn read_auth(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Auth>, Erro
 
 /// Go's composition (`config/config_env.go`): either variable set gives `host:port` with the other part
 /// defaulted; neither gives `None`.
-fn read_agent_host_port(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, Error> {
+fn read_agent_host_port(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, BuildError> {
     let host = get("JAEGER_AGENT_HOST");
     let port = parse(get, "JAEGER_AGENT_PORT", |v| match v.parse::<u16>() {
         Ok(0) => Err("the port must be between 1 and 65535".to_owned()),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::handshake::Waited;
 use super::Shared;
-use crate::error::Error;
+use crate::error::{FlushError, ShutdownError};
 use crate::export::stats::Stats;
 
 /// How long dropping the guard waits for the final flush.
@@ -54,20 +54,20 @@ impl ExporterGuard {
     /// (`Duration::MAX` waits as long as it takes).
     ///
     /// # Errors
-    /// [`Error::FlushTimeout`] when the exporter did not finish in time (the spans stay queued
-    /// and are sent later), [`Error::Closed`] after [`shutdown`](Self::shutdown) or if the
+    /// [`FlushError::Timeout`] when the exporter did not finish in time (the spans stay queued
+    /// and are sent later), [`FlushError::Closed`] after [`shutdown`](Self::shutdown) or if the
     /// exporter thread died.
-    pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
+    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         if self.disabled {
             return Ok(());
         }
         if self.handle.is_none() {
-            return Err(Error::Closed);
+            return Err(FlushError::Closed);
         }
         match self.shared.hs.flush(deadline(timeout)) {
             Waited::Done => Ok(()),
-            Waited::Closed => Err(Error::Closed),
-            Waited::TimedOut => Err(Error::FlushTimeout(timeout)),
+            Waited::Closed => Err(FlushError::Closed),
+            Waited::TimedOut => Err(FlushError::Timeout(timeout)),
         }
     }
 
@@ -92,21 +92,21 @@ impl ExporterGuard {
     /// more.
     ///
     /// # Errors
-    /// [`Error::FlushTimeout`] when the exporter did not stop in time, [`Error::Closed`] if
+    /// [`ShutdownError::Timeout`] when the exporter did not stop in time, [`ShutdownError::Closed`] if
     /// the exporter thread had died.
-    pub fn shutdown(mut self, timeout: Duration) -> Result<(), Error> {
+    pub fn shutdown(mut self, timeout: Duration) -> Result<(), ShutdownError> {
         self.stop(timeout)
     }
 
-    fn stop(&mut self, timeout: Duration) -> Result<(), Error> {
+    fn stop(&mut self, timeout: Duration) -> Result<(), ShutdownError> {
         if self.disabled {
             return Ok(());
         }
-        let Some(handle) = self.handle.take() else { return Err(Error::Closed) };
+        let Some(handle) = self.handle.take() else { return Err(ShutdownError::Closed) };
         let result = match self.shared.hs.shutdown(deadline(timeout)) {
             // A thread that died (and was counted) ends the wait too: its join says so.
-            Waited::Done => handle.join().map_err(|_| Error::Closed),
-            Waited::Closed => Err(Error::Closed),
+            Waited::Done => handle.join().map_err(|_| ShutdownError::Closed),
+            Waited::Closed => Err(ShutdownError::Closed),
             Waited::TimedOut => {
                 // Give up on the exporter: producers stop queueing, and everything it holds
                 // or has queued is counted as abandoned, exactly once (see `claim`). The
@@ -114,7 +114,7 @@ impl ExporterGuard {
                 self.shared.close();
                 self.shared.counters.abandon_held();
                 self.shared.discard_queued(&self.shared.counters.spans_abandoned);
-                Err(Error::FlushTimeout(timeout))
+                Err(ShutdownError::Timeout(timeout))
             }
         };
         let s = self.stats();

@@ -8,7 +8,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use crate::error::Error;
+use crate::error::{FlushError, ShutdownError};
 use crate::span::data::{Process, FLAG_SAMPLED};
 use crate::transport::Transport;
 
@@ -107,7 +107,7 @@ fn a_dead_exporter_is_counted_and_flush_and_shutdown_say_closed() {
     finish(&e.shared, 0);
     finish(&e.shared, 1);
     // The flush makes the exporter send, and the transport panics.
-    assert!(matches!(e.guard.flush(WAIT), Err(Error::Closed)));
+    assert!(matches!(e.guard.flush(WAIT), Err(FlushError::Closed)));
     e.ended.recv_timeout(WAIT).expect("the exporter thread ended");
     let s = e.guard.stats();
     assert_eq!(s.exporter_panics, 1);
@@ -118,8 +118,8 @@ fn a_dead_exporter_is_counted_and_flush_and_shutdown_say_closed() {
     let s = e.guard.stats();
     assert_eq!(s.spans_dropped_closed, 1, "{s:#?}");
     assert!(s.is_settled(), "{s:#?}");
-    assert!(matches!(e.guard.flush(WAIT), Err(Error::Closed)));
-    assert!(matches!(e.guard.shutdown(WAIT), Err(Error::Closed)));
+    assert!(matches!(e.guard.flush(WAIT), Err(FlushError::Closed)));
+    assert!(matches!(e.guard.shutdown(WAIT), Err(ShutdownError::Closed)));
 }
 
 #[test]
@@ -128,14 +128,14 @@ fn a_timed_out_shutdown_counts_what_it_abandons_exactly_once() {
     let e = exporter(Behaviour::Hang(Mutex::new(rx)), 64);
     finish(&e.shared, 0);
     // The exporter takes the span and hangs in its send.
-    assert!(matches!(e.guard.flush(Duration::from_millis(50)), Err(Error::FlushTimeout(_))));
+    assert!(matches!(e.guard.flush(Duration::from_millis(50)), Err(FlushError::Timeout(_))));
     for i in 1..6 {
         finish(&e.shared, i);
     }
     let s = e.guard.stats();
     assert_eq!((s.spans_finished, s.spans_queued), (6, 6), "{s:#?}");
     let stats = e.guard.stats_handle();
-    assert!(matches!(e.guard.shutdown(Duration::from_millis(50)), Err(Error::FlushTimeout(_))));
+    assert!(matches!(e.guard.shutdown(Duration::from_millis(50)), Err(ShutdownError::Timeout(_))));
     let s = stats.stats();
     assert_eq!(s.spans_abandoned, 6, "the one in the request and the five queued: {s:#?}");
     assert!(s.is_settled(), "{s:#?}");

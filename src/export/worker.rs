@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::batch::{Batcher, WireFormat};
 use super::Shared;
-use crate::error::Error;
+use crate::error::BuildError;
 use crate::export::stats::add;
 use crate::span::data::Process;
 use crate::span::record::Record;
@@ -29,7 +29,7 @@ pub(crate) struct WorkerConfig {
 }
 
 /// Spawns the named exporter thread. Failing to spawn is an error, not a panic.
-pub(crate) fn spawn(shared: Arc<Shared>, config: WorkerConfig) -> Result<thread::JoinHandle<()>, Error> {
+pub(crate) fn spawn(shared: Arc<Shared>, config: WorkerConfig) -> Result<thread::JoinHandle<()>, BuildError> {
     let worker_shared = Arc::clone(&shared);
     let handle = thread::Builder::new()
         .name("jaeger-layer-exporter".into())
@@ -38,7 +38,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, config: WorkerConfig) -> Result<thread:
             run(&worker_shared, config);
             drop(exit);
         })
-        .map_err(Error::Spawn)?;
+        .map_err(BuildError::spawn)?;
     // The thread checks for pending requests and a full queue before it parks, so a wake-up
     // sent before this `set` is not lost.
     // (Under the loom models the handshake wakes loom threads; this real one is never run.)
@@ -66,7 +66,7 @@ impl Drop for Exit<'_> {
             eprintln!(
                 "jaeger-layer: the exporter thread panicked (a bug in jaeger-layer, please report \
                  it); {} spans it held or had queued are counted in Stats::spans_abandoned, later \
-                 ones in Stats::spans_dropped_closed, and flush/shutdown now return Error::Closed.",
+                 ones in Stats::spans_dropped_closed, and flush/shutdown now return Closed.",
                 held + queued
             );
         }

@@ -16,6 +16,8 @@ mod w3c;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::error::BuildError;
+
 use crate::span::context::{Baggage, SpanContext};
 
 pub use carrier::{CarrierFormat, Extractor, HttpHeaders, Injector, TextMap};
@@ -236,7 +238,7 @@ impl Propagator {
 /// assert!("zipkin".parse::<jaeger_layer::Propagator>().is_err());
 /// ```
 impl FromStr for Propagator {
-    type Err = crate::Error;
+    type Err = BuildError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = Vec::new();
@@ -247,7 +249,7 @@ impl FromStr for Propagator {
                 "b3" => Propagator::b3(),
                 "b3-single" => Propagator::b3_single(),
                 _ => {
-                    return Err(crate::Error::invalid(
+                    return Err(BuildError::invalid(
                         "propagation",
                         s,
                         "expected a comma-separated list of jaeger, w3c, b3, b3-single",

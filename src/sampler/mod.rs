@@ -9,9 +9,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::BuildError;
 use crate::export::stats::Counters;
 use crate::span::id::TraceId;
-use crate::Error;
 
 mod per_operation;
 mod probabilistic;
@@ -123,8 +123,8 @@ impl Sampler {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] if `rate` is not within `0.0..=1.0` (or is NaN).
-    pub fn probabilistic(rate: f64) -> Result<Sampler, Error> {
+    /// [`BuildError`] if `rate` is not within `0.0..=1.0` (or is NaN).
+    pub fn probabilistic(rate: f64) -> Result<Sampler, BuildError> {
         Probabilistic::new(rate)?;
         Ok(Sampler { kind: Kind::Probabilistic(rate) })
     }
@@ -134,8 +134,8 @@ impl Sampler {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] if `traces_per_second` is negative, NaN or infinite.
-    pub fn rate_limiting(traces_per_second: f64) -> Result<Sampler, Error> {
+    /// [`BuildError`] if `traces_per_second` is negative, NaN or infinite.
+    pub fn rate_limiting(traces_per_second: f64) -> Result<Sampler, BuildError> {
         check_rate("rate limiting sampler traces per second", traces_per_second)?;
         Ok(Sampler { kind: Kind::RateLimiting(traces_per_second) })
     }
@@ -147,12 +147,16 @@ impl Sampler {
 
     /// Builds the running sampler. A remote sampler spawns its poller thread here.
     // Called by the layer's builder, which lands in another branch.
-    pub(crate) fn start(&self, service_name: &str, counters: Arc<Counters>) -> Result<ActiveSampler, Error> {
+    pub(crate) fn start(
+        &self,
+        service_name: &str,
+        counters: Arc<Counters>,
+    ) -> Result<ActiveSampler, BuildError> {
         let active = match &self.kind {
             Kind::Remote(config) => {
                 let initial = match &config.initial.kind {
                     Kind::Remote(_) => {
-                        return Err(Error::invalid(
+                        return Err(BuildError::invalid(
                             "remote sampler initial sampler",
                             "remote",
                             "must be const, probabilistic or rate limiting",

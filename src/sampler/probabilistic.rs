@@ -1,7 +1,7 @@
 //! The probabilistic sampler: a fixed share of traces, chosen from the trace id (facts §4.3).
 
+use crate::error::BuildError;
 use crate::span::id::{self, TraceId};
-use crate::Error;
 
 /// Go's `maxRandomNumber`: trace ids are compared on their low 63 bits.
 const MAX_RANDOM_NUMBER: u64 = 0x7fff_ffff_ffff_ffff;
@@ -18,10 +18,10 @@ pub(crate) struct Probabilistic {
 
 impl Probabilistic {
     /// A sampler for `rate`, which must be in `[0, 1]` (Go's constructor check, facts §4.3).
-    pub(crate) fn new(rate: f64) -> Result<Self, Error> {
+    pub(crate) fn new(rate: f64) -> Result<Self, BuildError> {
         if !(0.0..=1.0).contains(&rate) {
             // NaN fails `contains` too.
-            return Err(Error::invalid("sampling rate", rate, "must be between 0.0 and 1.0"));
+            return Err(BuildError::invalid("sampling rate", rate, "must be between 0.0 and 1.0"));
         }
         Ok(Self::unchecked(rate))
     }
@@ -168,7 +168,8 @@ mod tests {
         for rate in [-0.0001, 1.0001, 2.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             let err = Probabilistic::new(rate).unwrap_err();
             assert!(
-                matches!(&err, Error::InvalidConfig { what, .. } if what == "sampling rate"),
+                err.kind() == crate::error::BuildErrorKind::InvalidSetting
+                    && err.setting() == Some("sampling rate"),
                 "{rate}: {err}"
             );
         }

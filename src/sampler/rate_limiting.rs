@@ -13,7 +13,7 @@ use std::time::Instant;
 #[cfg(test)]
 use std::sync::{atomic::Ordering::SeqCst, Arc};
 
-use crate::Error;
+use crate::error::BuildError;
 
 // === impl Clock ===
 
@@ -175,11 +175,11 @@ pub(crate) struct RateLimitingSampler {
 }
 
 /// Checks a traces-per-second value: finite and not negative.
-pub(crate) fn check_rate(what: &str, rate: f64) -> Result<f64, Error> {
+pub(crate) fn check_rate(what: &str, rate: f64) -> Result<f64, BuildError> {
     if rate.is_finite() && rate >= 0.0 {
         Ok(rate)
     } else {
-        Err(Error::invalid(what, rate, "must be a finite number of traces per second, 0 or more"))
+        Err(BuildError::invalid(what, rate, "must be a finite number of traces per second, 0 or more"))
     }
 }
 

@@ -17,8 +17,8 @@ use super::probabilistic::Probabilistic;
 use super::rate_limiting::{check_rate, Clock, RateLimitingSampler};
 use super::strategy::{self, Strategy};
 use super::{Local, RemoteSampler};
+use crate::error::BuildError;
 use crate::export::stats::{incr, Counters};
-use crate::Error;
 
 /// Go's `ResponseHeaderTimeout` for the strategy request (facts §4.7); we apply it to the whole
 /// request, and never longer than the refresh interval.
@@ -64,9 +64,13 @@ impl Remote {
         initial: Local,
         service_name: &str,
         counters: Arc<Counters>,
-    ) -> Result<Remote, Error> {
+    ) -> Result<Remote, BuildError> {
         if config.refresh_interval.is_zero() {
-            return Err(Error::invalid("remote sampler refresh interval", "0s", "must be more than zero"));
+            return Err(BuildError::invalid(
+                "remote sampler refresh interval",
+                "0s",
+                "must be more than zero",
+            ));
         }
         let url = sampling_url(&config.endpoint, service_name)?;
         let timeout = config.http_timeout.unwrap_or(HTTP_TIMEOUT.min(config.refresh_interval));
@@ -93,7 +97,7 @@ impl Remote {
         let handle = thread::Builder::new()
             .name(THREAD_NAME.into())
             .spawn(move || poller.run())
-            .map_err(Error::Spawn)?;
+            .map_err(BuildError::spawn)?;
         Ok(Remote { shared, thread: Mutex::new(Some(handle)) })
     }
 
@@ -248,7 +252,7 @@ impl Poller {
 
     /// Installs a strategy, updating the current sampler in place when it is of the same kind
     /// so that limiter balances carry over (facts §4.7). On error nothing changes.
-    fn apply(&self, strategy: Strategy) -> Result<(), Error> {
+    fn apply(&self, strategy: Strategy) -> Result<(), BuildError> {
         let current = self.shared.current.load_full();
         let next = match strategy {
             Strategy::PerOperation(s) => {
@@ -284,12 +288,12 @@ impl Poller {
 // === URL ===
 
 /// `<endpoint>?service=<name>`, checking that the endpoint is a plain `http://` URL.
-fn sampling_url(endpoint: &str, service_name: &str) -> Result<String, Error> {
+fn sampling_url(endpoint: &str, service_name: &str) -> Result<String, BuildError> {
     const WHAT: &str = "remote sampler endpoint";
     let uri: ureq::http::Uri =
-        endpoint.parse().map_err(|e| Error::invalid(WHAT, endpoint, format!("{e}")))?;
+        endpoint.parse().map_err(|e| BuildError::invalid(WHAT, endpoint, format!("{e}")))?;
     if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-        return Err(Error::invalid(WHAT, endpoint, "must be an http:// URL (https is not supported)"));
+        return Err(BuildError::invalid(WHAT, endpoint, "must be an http:// URL (https is not supported)"));
     }
     let separator = if uri.query().is_some() { '&' } else { '?' };
     Ok(format!("{endpoint}{separator}service={}", query_escape(service_name)))
@@ -333,7 +337,7 @@ mod tests {
             ["", "127.0.0.1:5778/sampling", "https://agent/sampling", "ftp://agent/", "http://", "not a url"]
         {
             let err = sampling_url(bad, "s").unwrap_err();
-            assert!(matches!(err, Error::InvalidConfig { .. }), "{bad}: {err}");
+            assert!(err.kind() == crate::error::BuildErrorKind::InvalidSetting, "{bad}: {err}");
         }
     }
 }

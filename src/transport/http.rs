@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
 use super::Transport;
-use crate::Error;
+use crate::error::BuildError;
 
 /// Go's `HTTPTimeout` default (`transport/http.go`); here the budget of one whole `send`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,12 +61,12 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
-    fn header_value(&self) -> Result<HeaderValue, Error> {
+    fn header_value(&self) -> Result<HeaderValue, BuildError> {
         let (value, what) = match self {
             Auth::Basic { user, password } => {
                 if user.contains(':') {
                     // RFC 7617: the user id cannot contain a colon.
-                    return Err(Error::invalid(
+                    return Err(BuildError::invalid(
                         "collector_basic_auth user",
                         format!("{user:?}"),
                         "must not contain ':'",
@@ -77,7 +77,7 @@ impl Auth {
             Auth::Bearer(token) => (format!("Bearer {token}"), "collector_bearer_token"),
         };
         let mut value = HeaderValue::from_str(&value).map_err(|_| {
-            Error::invalid(what, "<redacted>", "must be visible ASCII (no control characters)")
+            BuildError::invalid(what, "<redacted>", "must be visible ASCII (no control characters)")
         })?;
         value.set_sensitive(true);
         Ok(value)
@@ -162,16 +162,16 @@ impl HttpTransport {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] for an endpoint that is not an absolute `http://` URL, a zero
+    /// [`BuildError`] for an endpoint that is not an absolute `http://` URL, a zero
     /// timeout, credentials or extra headers that cannot be sent as header values, or an extra
     /// header the transport sets itself (`Content-Type`, `Content-Length`, `Transfer-Encoding`,
     /// `Host`, and `Authorization` when auth is configured).
-    pub(crate) fn new(config: HttpConfig) -> Result<Self, Error> {
+    pub(crate) fn new(config: HttpConfig) -> Result<Self, BuildError> {
         check_endpoint(&config.endpoint).map_err(|why| {
-            Error::invalid("collector_endpoint", format!("{:?}", redact_userinfo(&config.endpoint)), why)
+            BuildError::invalid("collector_endpoint", format!("{:?}", redact_userinfo(&config.endpoint)), why)
         })?;
         if config.timeout.is_zero() {
-            return Err(Error::invalid(
+            return Err(BuildError::invalid(
                 "collector_timeout",
                 format!("{:?}", config.timeout),
                 "must be positive",
@@ -183,19 +183,19 @@ impl HttpTransport {
         }
         for (name, value) in &config.headers {
             let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::invalid("collector_header", format!("{name:?}"), "not a valid HTTP header name")
+                BuildError::invalid("collector_header", format!("{name:?}"), "not a valid HTTP header name")
             })?;
             let reserved = RESERVED_HEADERS.contains(&parsed.as_str())
                 || (config.auth.is_some() && parsed == ureq::http::header::AUTHORIZATION);
             if reserved {
-                return Err(Error::invalid(
+                return Err(BuildError::invalid(
                     "collector_header",
                     format!("{name:?}"),
                     "is set by the transport",
                 ));
             }
             let value = HeaderValue::from_str(value).map_err(|_| {
-                Error::invalid(
+                BuildError::invalid(
                     format!("collector_header {name}"),
                     format!("{value:?}"),
                     "not a valid HTTP header value",

@@ -7,7 +7,7 @@ use super::*;
 /// One test environment.
 type Vars<'a> = &'a [(&'a str, &'a str)];
 
-fn read(vars: &[(&str, &str)]) -> Result<EnvConfig, Error> {
+fn read(vars: &[(&str, &str)]) -> Result<EnvConfig, BuildError> {
     let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     read_env(|name| map.get(name).map(Into::into))
 }
@@ -20,7 +20,7 @@ fn err(vars: &[(&str, &str)]) -> String {
     match read(vars) {
         Ok(c) => panic!("{vars:?} should fail, got {c:?}"),
         Err(e) => {
-            assert!(matches!(e, Error::InvalidConfig { .. }), "{e:?}");
+            assert!(e.kind() == crate::error::BuildErrorKind::InvalidEnvVar, "{e:?}");
             e.to_string()
         }
     }
@@ -534,15 +534,16 @@ fn propagation() {
 #[test]
 fn env_errors_keep_the_invalid_config_shape() {
     match read(&[("JAEGER_AGENT_PORT", "abc")]) {
-        Err(Error::InvalidConfig { what, value, reason }) => {
-            assert_eq!((what.as_str(), value.as_str()), ("env var JAEGER_AGENT_PORT", "abc"));
-            assert_eq!(reason, "invalid digit found in string");
+        Err(e) => {
+            assert_eq!(e.kind(), crate::error::BuildErrorKind::InvalidEnvVar);
+            assert_eq!((e.setting(), e.value()), (Some("JAEGER_AGENT_PORT"), Some("abc")));
+            assert_eq!(e.reason(), Some("invalid digit found in string"));
         }
         other => panic!("{other:?}"),
     }
     // Other config errors keep their wording.
     assert_eq!(
-        Error::invalid("max_packet_size", 1, "too small").to_string(),
+        BuildError::invalid("max_packet_size", 1, "too small").to_string(),
         "invalid max_packet_size=1: too small"
     );
 }
