@@ -15,20 +15,8 @@ use crate::span::data::{ClientStats, FinishedSpan, Process, Tag, TagValue, FLAG_
 use crate::thrift::writer::{Envelope, Wire};
 use crate::transport::{Auth, HttpConfig, HttpTransport, Transport, UdpTransport};
 
-/// The largest UDP payload over IPv4 (65535 − 8 UDP header − 20 IP header).
-const MAX_UDP_PAYLOAD: usize = 65_507;
-/// Below this not even one small span fits next to the envelope and process.
-const MIN_PACKET_SIZE: usize = 256;
-/// The largest queue: 2^24 slots. The queue's slots (16 bytes each) are allocated up front,
-/// so this is 256 MiB before a single span.
-pub(crate) const MAX_QUEUE_CAPACITY: usize = 1 << 24;
-/// The longest tag value: a longer one fits in no collector request either.
-const MAX_TAG_VALUE_LENGTH: usize = COLLECTOR_MAX_BODY;
-/// The most logs per span: more do not fit in a collector request (each log encodes to at
-/// least 20 bytes in the binary protocol).
-const MAX_LOGS_PER_SPAN: usize = 1 << 18;
-/// The most spans per collector request: more small spans do not fit in one body.
-const MAX_COLLECTOR_BATCH_SIZE: usize = 1 << 16;
+use super::limits::*;
+
 /// The operation name of the small span that must fit next to the process ([`check_room`]).
 const TYPICAL_OPERATION: &str = "GET /api/v1/orders/{order_id}";
 
@@ -105,8 +93,6 @@ impl Default for CollectorSettings {
 
 /// Spans per POST to the collector: Go's `HTTPBatchSize` (jaeger-client-go `transport/http.go`).
 const DEFAULT_COLLECTOR_BATCH_SIZE: usize = 100;
-/// The largest collector request body; a batch is split before it grows past this.
-const COLLECTOR_MAX_BODY: usize = 4 << 20;
 
 impl Default for Builder {
     fn default() -> Self {

@@ -149,8 +149,8 @@ fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, BuildErr
             get,
             "JAEGER_REPORTER_MAX_QUEUE_SIZE",
             |v| match parse_positive_int(v)? {
-                n if n > crate::config::builder::MAX_QUEUE_CAPACITY => {
-                    Err(format!("must be at most {}", crate::config::builder::MAX_QUEUE_CAPACITY))
+                n if n > super::limits::MAX_QUEUE_CAPACITY => {
+                    Err(format!("must be at most {}", super::limits::MAX_QUEUE_CAPACITY))
                 }
                 n => Ok(n),
             },

@@ -3,3 +3,4 @@
 
 pub(crate) mod builder;
 pub(crate) mod env;
+mod limits;

@@ -4,11 +4,10 @@
 
 use super::carrier::{Carrier, Injector};
 use super::error::ExtractError;
-use super::jaeger::{hex_trace_id, hex_u64};
 use super::{baggage_only, inject_prefixed_baggage, BaggageBuilder};
 use crate::span::context::SpanContext;
 use crate::span::data::{FLAG_DEBUG, FLAG_SAMPLED};
-use crate::span::id::TraceId;
+use crate::span::id::{parse_hex_u64 as hex_u64, TraceId};
 
 pub(crate) const SINGLE: &str = "b3";
 pub(crate) const TRACE_ID: &str = "x-b3-traceid";
@@ -25,7 +24,7 @@ const DEBUG: u8 = FLAG_DEBUG | FLAG_SAMPLED;
 /// or 32 lower-case digits; jaeger-client-go's Zipkin propagator reads shorter ids too
 /// (`TraceIDFromString`), and so do we.
 fn parse_trace_id(s: &str) -> Option<TraceId> {
-    hex_trace_id(s)
+    TraceId::from_hex(s)
 }
 
 /// A B3 span or parent id: 1 to 16 hex digits, left-padded (jaeger-client-go

@@ -7,25 +7,65 @@ use super::error::ExtractError;
 use super::escape::{query_unescape, query_unescape_or_raw};
 use super::{baggage_only, inject_prefixed_baggage, BaggageBuilder};
 use crate::span::context::SpanContext;
-use crate::span::id::TraceId;
+use crate::span::id::{hex16, hex_str, parse_hex_u64 as hex_u64, TraceId};
 
 pub(crate) const TRACE_ID_HEADER: &str = "uber-trace-id";
 pub(crate) const BAGGAGE_PREFIX: &str = "uberctx-";
 pub(crate) const BAGGAGE_HEADER: &str = "jaeger-baggage";
 pub(crate) const DEBUG_ID_HEADER: &str = "jaeger-debug-id";
 
-/// Parses 1..=`max` (≤ 16) hex digits of either case into a u64.
-pub(crate) use crate::span::id::parse_hex_u64 as hex_u64;
+// === the `uber-trace-id` value ===
 
-/// A trace id of 1–32 hex digits: the last 16 are the low half, the rest the high half.
-pub(crate) fn hex_trace_id(s: &str) -> Option<TraceId> {
-    if s.is_empty() || s.len() > 32 {
-        return None;
+/// The `uber-trace-id` form `{trace}:{span}:{parent}:{flags}`, as Jaeger's writer emits it
+/// (jaeger-client-go `span_context.go` String): zero-padded lower-case hex ids (16 or 32 digits for the trace id), flags as
+/// unpadded lower-case hex. Baggage and debug id are not part of it.
+///
+/// ```
+/// use jaeger_layer::{SpanContext, TraceId};
+/// let cx = SpanContext::new(TraceId::new(0, 0xabc), 0xdef, 0, 0xa);
+/// assert_eq!(cx.to_string(), "0000000000000abc:0000000000000def:0000000000000000:a");
+/// ```
+impl std::fmt::Display for SpanContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `{trace}:{span:016x}:{parent:016x}:{flags:x}`, written without the formatting
+        // machinery (this is the `uber-trace-id` value, built on every inject).
+        let mut buf = [0u8; 32 + 1 + 16 + 1 + 16 + 1 + 2];
+        let mut trace = [0u8; 32];
+        let n = self.trace_id.write_hex(&mut trace);
+        buf[..n].copy_from_slice(&trace[..n]);
+        buf[n] = b':';
+        hex16(self.span_id, &mut buf[n + 1..]);
+        buf[n + 17] = b':';
+        hex16(self.parent_id, &mut buf[n + 18..]);
+        buf[n + 34] = b':';
+        let mut flags = [0u8; 16];
+        hex16(u64::from(self.flags), &mut flags);
+        // `{:x}` of a byte: no leading zero, but "0" for zero.
+        let digits = if self.flags >= 0x10 { &flags[14..] } else { &flags[15..] };
+        buf[n + 35..n + 35 + digits.len()].copy_from_slice(digits);
+        f.pad(hex_str(&buf[..n + 35 + digits.len()]))
     }
-    // All bytes are ASCII, so any index is a char boundary.
-    let split = s.len().saturating_sub(16);
-    let high = if split == 0 { 0 } else { hex_u64(&s[..split], 16)? };
-    Some(TraceId::new(high, hex_u64(&s[split..], 16)?))
+}
+
+/// Parses the `uber-trace-id` form: 1–32 hex digits of trace id, 1–16 of span and parent id
+/// (leading zeros count towards these lengths, as in jaeger-client-go), flags as a hex byte
+/// with any number of leading zeros, either case, separated by `:`. The value is taken as it
+/// is: no URL decoding, no trimming; zero ids parse (extraction treats a zero trace or span id
+/// as no context).
+///
+/// ```
+/// use jaeger_layer::{SpanContext, TraceId};
+/// let cx: SpanContext = "ABC:def:1:3".parse().unwrap();
+/// assert_eq!(cx, SpanContext::new(TraceId::new(0, 0xabc), 0xdef, 1, 3));
+/// assert_eq!("1:2:0:001".parse::<SpanContext>().unwrap().flags(), 1);
+/// assert!("abc:def:1".parse::<SpanContext>().is_err());
+/// ```
+impl std::str::FromStr for SpanContext {
+    type Err = ExtractError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_uber_trace_id(s)
+    }
 }
 
 /// `{trace}:{span}:{parent}:{flags}` (jaeger-client-go `span_context.go` ContextFromString):
@@ -44,7 +84,7 @@ pub(crate) fn parse_uber_trace_id(s: &str) -> Result<SpanContext, ExtractError> 
     else {
         return Err(corrupt("expected four `:`-separated parts"));
     };
-    let trace_id = hex_trace_id(trace).ok_or_else(|| corrupt("trace id is not 1-32 hex digits"))?;
+    let trace_id = TraceId::from_hex(trace).ok_or_else(|| corrupt("trace id is not 1-32 hex digits"))?;
     let span_id = hex_u64(span, 16).ok_or_else(|| corrupt("span id is not 1-16 hex digits"))?;
     let parent_id = hex_u64(parent, 16).ok_or_else(|| corrupt("parent id is not 1-16 hex digits"))?;
     let significant = flags.trim_start_matches('0');
@@ -122,21 +162,6 @@ pub(crate) fn inject(cx: &SpanContext, carrier: &mut dyn Injector) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_parts() {
-        assert_eq!(hex_u64("0", 16), Some(0));
-        assert_eq!(hex_u64("FfFf", 16), Some(0xffff));
-        assert_eq!(hex_u64("ffffffffffffffff", 16), Some(u64::MAX));
-        for bad in ["", "+1", "-1", "0x1", " 1", "1 ", "1_0", "g", "10000000000000000", "é"] {
-            assert_eq!(hex_u64(bad, 16), None, "{bad:?}");
-        }
-        assert_eq!(hex_trace_id("1"), Some(TraceId::new(0, 1)));
-        assert_eq!(hex_trace_id("10000000000000002"), Some(TraceId::new(1, 2)));
-        assert_eq!(hex_trace_id(&"f".repeat(32)), Some(TraceId::new(u64::MAX, u64::MAX)));
-        assert_eq!(hex_trace_id(&"f".repeat(33)), None);
-        assert_eq!(hex_trace_id("ééééééééé"), None);
-    }
 
     #[test]
     fn jaeger_baggage_pieces() {

@@ -24,7 +24,6 @@ pub use carrier::{CarrierFormat, Extractor, HttpHeaders, Injector, TextMap};
 pub use error::{ExtractError, ExtractErrorKind};
 
 use carrier::Carrier;
-pub(crate) use jaeger::parse_uber_trace_id;
 
 /// Longest header value (and baggage header key) read, in bytes. Checked before parsing.
 pub(crate) const MAX_VALUE_LEN: usize = 8192;

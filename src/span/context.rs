@@ -196,58 +196,6 @@ impl SpanContext {
     }
 }
 
-/// The `uber-trace-id` form `{trace}:{span}:{parent}:{flags}`, as Jaeger's writer emits it
-/// (jaeger-client-go `span_context.go` String): zero-padded lower-case hex ids (16 or 32 digits for the trace id), flags as
-/// unpadded lower-case hex. Baggage and debug id are not part of it.
-///
-/// ```
-/// use jaeger_layer::{SpanContext, TraceId};
-/// let cx = SpanContext::new(TraceId::new(0, 0xabc), 0xdef, 0, 0xa);
-/// assert_eq!(cx.to_string(), "0000000000000abc:0000000000000def:0000000000000000:a");
-/// ```
-impl std::fmt::Display for SpanContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // `{trace}:{span:016x}:{parent:016x}:{flags:x}`, written without the formatting
-        // machinery (this is the `uber-trace-id` value, built on every inject).
-        let mut buf = [0u8; 32 + 1 + 16 + 1 + 16 + 1 + 2];
-        let mut trace = [0u8; 32];
-        let n = self.trace_id.write_hex(&mut trace);
-        buf[..n].copy_from_slice(&trace[..n]);
-        buf[n] = b':';
-        crate::span::id::hex16(self.span_id, &mut buf[n + 1..]);
-        buf[n + 17] = b':';
-        crate::span::id::hex16(self.parent_id, &mut buf[n + 18..]);
-        buf[n + 34] = b':';
-        let mut flags = [0u8; 16];
-        crate::span::id::hex16(u64::from(self.flags), &mut flags);
-        // `{:x}` of a byte: no leading zero, but "0" for zero.
-        let digits = if self.flags >= 0x10 { &flags[14..] } else { &flags[15..] };
-        buf[n + 35..n + 35 + digits.len()].copy_from_slice(digits);
-        f.pad(crate::span::id::hex_str(&buf[..n + 35 + digits.len()]))
-    }
-}
-
-/// Parses the `uber-trace-id` form: 1–32 hex digits of trace id, 1–16 of span and parent id
-/// (leading zeros count towards these lengths, as in jaeger-client-go), flags as a hex byte
-/// with any number of leading zeros, either case, separated by `:`. The value is taken as it
-/// is: no URL decoding, no trimming; zero ids parse (extraction treats a zero trace or span id
-/// as no context).
-///
-/// ```
-/// use jaeger_layer::{SpanContext, TraceId};
-/// let cx: SpanContext = "ABC:def:1:3".parse().unwrap();
-/// assert_eq!(cx, SpanContext::new(TraceId::new(0, 0xabc), 0xdef, 1, 3));
-/// assert_eq!("1:2:0:001".parse::<SpanContext>().unwrap().flags(), 1);
-/// assert!("abc:def:1".parse::<SpanContext>().is_err());
-/// ```
-impl std::str::FromStr for SpanContext {
-    type Err = crate::propagation::ExtractError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        crate::propagation::parse_uber_trace_id(s)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

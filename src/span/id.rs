@@ -41,6 +41,20 @@ impl TraceId {
     }
 }
 
+impl TraceId {
+    /// A trace id of 1–32 hex digits of either case, as `uber-trace-id` and B3 carry it: the
+    /// last 16 are the low half, the rest the high half (jaeger-client-go `TraceIDFromString`).
+    pub(crate) fn from_hex(s: &str) -> Option<TraceId> {
+        if s.is_empty() || s.len() > 32 {
+            return None;
+        }
+        // Only ASCII hex digits parse, so any index that parses is a char boundary.
+        let split = s.len().saturating_sub(16);
+        let high = if split == 0 { 0 } else { parse_hex_u64(s.get(..split)?, 16)? };
+        Some(TraceId::new(high, parse_hex_u64(s.get(split..)?, 16)?))
+    }
+}
+
 /// Lower-case hex, 16 digits when `high == 0`, else 32 (jaeger-client-go `span_context.go`
 /// TraceID.String).
 impl fmt::Display for TraceId {
@@ -222,6 +236,21 @@ pub(crate) mod test_seam {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_parse_from_1_to_16_or_32_hex_digits_of_either_case() {
+        assert_eq!(parse_hex_u64("0", 16), Some(0));
+        assert_eq!(parse_hex_u64("FfFf", 16), Some(0xffff));
+        assert_eq!(parse_hex_u64("ffffffffffffffff", 16), Some(u64::MAX));
+        for bad in ["", "+1", "-1", "0x1", " 1", "1 ", "1_0", "g", "10000000000000000", "é"] {
+            assert_eq!(parse_hex_u64(bad, 16), None, "{bad:?}");
+        }
+        assert_eq!(TraceId::from_hex("1"), Some(TraceId::new(0, 1)));
+        assert_eq!(TraceId::from_hex("10000000000000002"), Some(TraceId::new(1, 2)));
+        assert_eq!(TraceId::from_hex(&"f".repeat(32)), Some(TraceId::new(u64::MAX, u64::MAX)));
+        assert_eq!(TraceId::from_hex(&"f".repeat(33)), None);
+        assert_eq!(TraceId::from_hex("ééééééééé"), None);
+    }
     use std::collections::HashSet;
 
     #[test]
