@@ -7,6 +7,7 @@
 //! (tracing-subscriber's `fmt_layer.rs` drops its guards before re-entering).
 
 pub(crate) mod span_ext;
+mod state;
 #[cfg(all(test, feature = "receiver"))]
 mod tests;
 
@@ -17,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tracing_core::span::{self, Attributes};
-use tracing_core::{Dispatch, Event, Level, Subscriber};
+use tracing_core::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef as RegistrySpan};
 use tracing_subscriber::Layer;
@@ -33,6 +34,8 @@ use crate::span::mapping::{
     SAMPLING_PRIORITY,
 };
 use crate::span::record::Record;
+use state::child_context;
+pub(crate) use state::{SpanState, WithContext};
 
 /// A `tracing_subscriber::Layer` that reports sampled spans to Jaeger.
 ///
@@ -57,114 +60,6 @@ pub(crate) struct Inner {
     pub(crate) propagator: crate::propagation::Propagator,
 }
 
-/// Reaches a span's [`SpanState`] through a `Dispatch`, for [`crate::JaegerSpanExt`]
-/// (the `downcast_raw` pattern of tracing-error and tracing-opentelemetry).
-#[derive(Clone, Copy)]
-pub(crate) struct WithContext(
-    #[allow(clippy::type_complexity)] fn(&Dispatch, &span::Id, &mut dyn FnMut(&mut SpanState, &Inner)),
-);
-
-impl WithContext {
-    /// Runs `f` with the span's state, if the span exists and is ours. `f` runs under the
-    /// span's extensions lock: it must not run user code or emit anything.
-    pub(crate) fn with_state(
-        &self,
-        dispatch: &Dispatch,
-        id: &span::Id,
-        f: &mut dyn FnMut(&mut SpanState, &Inner),
-    ) {
-        (self.0)(dispatch, id, f)
-    }
-}
-
-fn with_state<S>(dispatch: &Dispatch, id: &span::Id, f: &mut dyn FnMut(&mut SpanState, &Inner))
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    let (Some(subscriber), Some(layer)) =
-        (dispatch.downcast_ref::<S>(), dispatch.downcast_ref::<JaegerLayer>())
-    else {
-        return;
-    };
-    if !layer.inner.enabled {
-        return;
-    }
-    let Some(span) = subscriber.span(id) else { return };
-    materialize(&span, &layer.inner);
-    let mut ext = span.extensions_mut();
-    if let Some(state) = ext.get_mut::<SpanState>() {
-        f(state, &layer.inner);
-    }
-}
-
-/// Gives an unsampled span, which keeps no state until someone looks at its context, the
-/// context it implicitly had: a child of its nearest ancestor with state, or — for the top
-/// of an unsampled local trace — a new unsampled trace, whose id is drawn now so that the
-/// sampler's "no" holds for it ([`ActiveSampler::unsampled_trace_id`]). Ancestors on the way
-/// get state too (frozen: a descendant has now observed them).
-fn materialize<S>(span: &RegistrySpan<'_, S>, inner: &Inner)
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    if span.extensions().get::<SpanState>().is_some() {
-        return;
-    }
-    // The stateless spans from `span` up to (excluding) the nearest ancestor with state.
-    let mut chain = Vec::new();
-    let mut base = None;
-    for s in span.scope() {
-        let known = s.extensions_mut().get_mut::<SpanState>().map(|st| {
-            st.frozen = true;
-            child_context(&st.cx)
-        });
-        match known {
-            Some(cx) => {
-                base = Some(cx);
-                break;
-            }
-            None => chain.push(s),
-        }
-    }
-    let start_us = inner.shared.clock.now_us();
-    let mut next = base;
-    let last = chain.len().saturating_sub(1);
-    for (i, s) in chain.into_iter().rev().enumerate() {
-        let local_root = next.is_none();
-        let cx = next.take().unwrap_or_else(|| {
-            let trace_id = inner.sampler.unsampled_trace_id(inner.trace_id_128bit);
-            SpanContext { trace_id, span_id: trace_id.low, ..Default::default() }
-        });
-        let cx = SpanContext { span_id: if local_root { cx.span_id } else { id::new_span_id() }, ..cx };
-        let mut ext = s.extensions_mut();
-        // Another thread may have materialized it meanwhile: keep the first one.
-        if ext.get_mut::<SpanState>().is_none() {
-            inner.shared.live_states.fetch_add(1, Ordering::AcqRel);
-            ext.insert(SpanState {
-                cx,
-                frozen: i != last,
-                origin: if local_root { Origin::Root } else { Origin::Child },
-                start_us,
-                name: s.metadata().name(),
-                rec: None,
-            });
-        }
-        next = ext.get_mut::<SpanState>().map(|st| child_context(&st.cx));
-    }
-}
-
-/// The context a child of `parent` starts from (its own span id still to be drawn).
-fn child_context(parent: &SpanContext) -> SpanContext {
-    SpanContext {
-        trace_id: parent.trace_id,
-        span_id: 0,
-        parent_id: parent.span_id,
-        flags: parent.flags,
-        baggage: parent.baggage.clone(),
-        trace_state: parent.trace_state.clone(),
-        ..Default::default()
-    }
-}
-
 /// Where a new span's parent stands.
 enum Parent {
     /// No parent: the span starts a trace here.
@@ -173,38 +68,6 @@ enum Parent {
     Stateless,
     /// The parent's context, as a child starts from it.
     Known(SpanContext),
-}
-
-/// What we keep per span, in its extensions.
-pub(crate) struct SpanState {
-    pub(crate) cx: SpanContext,
-    /// The context was observed (a child was created, it was injected, or read through
-    /// `context()`): from now on `set_parent` would split the trace, so it is refused.
-    pub(crate) frozen: bool,
-    /// How the span started: it decides which counter it is in.
-    pub(crate) origin: Origin,
-    pub(crate) start_us: i64,
-    /// The span's name, for a recording started late by `set_parent`.
-    pub(crate) name: &'static str,
-    /// Present iff the span is sampled: the record being filled in, handed to the exporter
-    /// by pointer at close.
-    pub(crate) rec: Option<Box<Record>>,
-}
-
-impl Record {
-    /// Adds recorded tags; a key recorded again replaces its earlier value.
-    fn merge(&mut self, tags: Vec<Tag>, effects: SpanFieldEffects) {
-        for tag in tags {
-            match self.span.tags.iter_mut().find(|t| t.key == tag.key) {
-                Some(old) => *old = tag,
-                None => self.span.tags.push(tag),
-            }
-        }
-        if let Some(op) = effects.operation {
-            self.span.operation = Cow::Owned(op);
-        }
-        self.span.error |= effects.error;
-    }
 }
 
 impl JaegerLayer {
@@ -268,7 +131,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_layer(&mut self, _subscriber: &mut S) {
-        self.with_context = Some(WithContext(with_state::<S>));
+        self.with_context = Some(WithContext::of::<S>());
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
@@ -513,97 +376,5 @@ impl fmt::Debug for JaegerLayer {
             .field("trace_id_128bit", &self.inner.trace_id_128bit)
             .field("max_tag_value_length", &self.inner.max_tag_value_length)
             .finish_non_exhaustive()
-    }
-}
-
-// === impl SpanState: the operations behind JaegerSpanExt ===
-
-/// Baggage values longer than this are cut (Jaeger's default restriction, facts §9).
-pub(crate) const MAX_BAGGAGE_VALUE_LENGTH: usize = 2048;
-
-impl SpanState {
-    /// Re-parents the span under a remote context (or starts a debug/baggage-carrying trace
-    /// from a context with no trace id). Refused once the context was observed.
-    pub(crate) fn set_parent(
-        &mut self,
-        remote: SpanContext,
-        inner: &Inner,
-    ) -> Result<(), crate::SetParentError> {
-        if self.frozen {
-            return Err(crate::SetParentError::already_observed());
-        }
-        let counters = &inner.shared.counters;
-        let was = (self.origin, self.rec.is_some());
-        let mut baggage = remote.baggage.clone();
-        for (k, v) in self.cx.baggage.iter() {
-            if baggage.get(k).is_none() {
-                baggage.set(k, v);
-            }
-        }
-        self.cx.baggage = baggage;
-        if remote.trace_id.is_valid() && remote.span_id != 0 {
-            // Upstream decides: the trace id, parent and flags all follow the remote parent.
-            self.cx.trace_id = remote.trace_id;
-            self.cx.parent_id = remote.span_id;
-            self.cx.flags = remote.flags;
-            self.origin = Origin::Joined;
-            if let Some(rec) = &mut self.rec {
-                rec.span.sampler = None;
-            }
-        } else if let Some(debug_id) = remote.debug_id {
-            // A bare `jaeger-debug-id`: this trace is force-sampled and tagged (facts §4.9).
-            self.cx.flags |= FLAG_SAMPLED | FLAG_DEBUG;
-            self.cx.debug_id = Some(debug_id);
-        }
-        self.cx.trace_state = remote.trace_state;
-        let now_sampled = self.cx.flags & FLAG_SAMPLED != 0;
-        match (was.1, now_sampled) {
-            // Fields given at creation were not recorded (the span was unsampled then);
-            // everything from now on is.
-            (false, true) => {
-                let mut rec = inner.shared.pool.take();
-                rec.span.operation = Cow::Borrowed(self.name);
-                self.rec = Some(rec);
-            }
-            (true, false) => self.rec = None,
-            _ => {}
-        }
-        let now = (self.origin, now_sampled);
-        if was != now {
-            // Move the span from the counter it was started under to the one it is now in.
-            counters.started(was.0, was.1).fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            incr(counters.started(now.0, now.1));
-        }
-        Ok(())
-    }
-
-    /// Sets a baggage item; a sampled span logs it as Jaeger's clients do (jaeger-client-go
-    /// `baggage_setter.go`), the logged key and value cut at `max_tag_value_length` like every
-    /// log field.
-    pub(crate) fn set_baggage_item(&mut self, key: &str, value: &str, now_us: i64, inner: &Inner) {
-        let counters = &inner.shared.counters;
-        let mut value = value.to_owned();
-        let truncated = value.len() > MAX_BAGGAGE_VALUE_LENGTH;
-        if truncated {
-            value = crate::span::mapping::truncate(value, MAX_BAGGAGE_VALUE_LENGTH);
-            incr(&counters.baggage_truncations);
-        }
-        let previous = self.cx.baggage.set(key, value.clone());
-        incr(&counters.baggage_updates_ok);
-        if let Some(rec) = &mut self.rec {
-            let max = inner.max_tag_value_length;
-            let mut fields = vec![
-                Tag::new("event", "baggage"),
-                Tag::new("key", crate::span::mapping::truncate(key.to_owned(), max)),
-                Tag::new("value", crate::span::mapping::truncate(value, max)),
-            ];
-            if previous.is_some() {
-                fields.push(Tag::new("override", true));
-            }
-            if truncated {
-                fields.push(Tag::new("truncated", true));
-            }
-            rec.logs.push(Log { timestamp_us: now_us, fields }, inner.max_logs_per_span);
-        }
     }
 }

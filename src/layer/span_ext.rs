@@ -1,12 +1,16 @@
 //! `JaegerSpanExt`: the Jaeger context of any `tracing::Span`, from application code.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use tracing::Span;
 
-use crate::layer::{SpanState, WithContext};
+use super::state::{SpanState, WithContext};
+use super::Inner;
+use crate::export::stats::{incr, Origin};
 use crate::propagation::{ExtractError, Extractor, Injector};
 use crate::span::context::SpanContext;
+use crate::span::data::{Log, Tag, FLAG_DEBUG, FLAG_SAMPLED};
 
 /// Why [`JaegerSpanExt::set_parent`] refused to re-parent a span.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +236,98 @@ impl JaegerSpanExt for Span {
         match self.extract(carrier).map_err(SetParentFromError::Extract)? {
             Some(cx) => self.set_parent(cx).map_err(SetParentFromError::SetParent),
             None => Ok(()),
+        }
+    }
+}
+
+// === impl SpanState: the operations behind JaegerSpanExt ===
+
+/// Baggage values longer than this are cut (Jaeger's default restriction, facts §9).
+pub(crate) const MAX_BAGGAGE_VALUE_LENGTH: usize = 2048;
+
+impl SpanState {
+    /// Re-parents the span under a remote context (or starts a debug/baggage-carrying trace
+    /// from a context with no trace id). Refused once the context was observed.
+    pub(crate) fn set_parent(
+        &mut self,
+        remote: SpanContext,
+        inner: &Inner,
+    ) -> Result<(), crate::SetParentError> {
+        if self.frozen {
+            return Err(crate::SetParentError::already_observed());
+        }
+        let counters = &inner.shared.counters;
+        let was = (self.origin, self.rec.is_some());
+        let mut baggage = remote.baggage.clone();
+        for (k, v) in self.cx.baggage.iter() {
+            if baggage.get(k).is_none() {
+                baggage.set(k, v);
+            }
+        }
+        self.cx.baggage = baggage;
+        if remote.trace_id.is_valid() && remote.span_id != 0 {
+            // Upstream decides: the trace id, parent and flags all follow the remote parent.
+            self.cx.trace_id = remote.trace_id;
+            self.cx.parent_id = remote.span_id;
+            self.cx.flags = remote.flags;
+            self.origin = Origin::Joined;
+            if let Some(rec) = &mut self.rec {
+                rec.span.sampler = None;
+            }
+        } else if let Some(debug_id) = remote.debug_id {
+            // A bare `jaeger-debug-id`: this trace is force-sampled and tagged (facts §4.9).
+            self.cx.flags |= FLAG_SAMPLED | FLAG_DEBUG;
+            self.cx.debug_id = Some(debug_id);
+        }
+        self.cx.trace_state = remote.trace_state;
+        let now_sampled = self.cx.flags & FLAG_SAMPLED != 0;
+        match (was.1, now_sampled) {
+            // Fields given at creation were not recorded (the span was unsampled then);
+            // everything from now on is.
+            (false, true) => {
+                let mut rec = inner.shared.pool.take();
+                rec.span.operation = Cow::Borrowed(self.name);
+                self.rec = Some(rec);
+            }
+            (true, false) => self.rec = None,
+            _ => {}
+        }
+        let now = (self.origin, now_sampled);
+        if was != now {
+            // Move the span from the counter it was started under to the one it is now in.
+            counters.started(was.0, was.1).fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            incr(counters.started(now.0, now.1));
+        }
+        Ok(())
+    }
+
+    /// Sets a baggage item; a sampled span logs it as Jaeger's clients do (jaeger-client-go
+    /// `baggage_setter.go`), the logged key and value cut at `max_tag_value_length` like every
+    /// log field.
+    pub(crate) fn set_baggage_item(&mut self, key: &str, value: &str, now_us: i64, inner: &Inner) {
+        let counters = &inner.shared.counters;
+        let mut value = value.to_owned();
+        let truncated = value.len() > MAX_BAGGAGE_VALUE_LENGTH;
+        if truncated {
+            value = crate::span::mapping::truncate(value, MAX_BAGGAGE_VALUE_LENGTH);
+            incr(&counters.baggage_truncations);
+        }
+        let previous = self.cx.baggage.set(key, value.clone());
+        incr(&counters.baggage_updates_ok);
+        if let Some(rec) = &mut self.rec {
+            let max = inner.max_tag_value_length;
+            let mut fields = vec![
+                Tag::new("event", "baggage"),
+                Tag::new("key", crate::span::mapping::truncate(key.to_owned(), max)),
+                Tag::new("value", crate::span::mapping::truncate(value, max)),
+            ];
+            if previous.is_some() {
+                fields.push(Tag::new("override", true));
+            }
+            if truncated {
+                fields.push(Tag::new("truncated", true));
+            }
+            rec.logs.push(Log { timestamp_us: now_us, fields }, inner.max_logs_per_span);
         }
     }
 }

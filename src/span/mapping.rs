@@ -1,12 +1,30 @@
-//! `tracing` field values → typed Jaeger tags (facts §6), and the field names we give a
-//! meaning to (`otel.name`, `otel.kind`, `otel.status_code`, `sampling.priority`).
+//! The tracing → Jaeger mapping, in one place: the layer records through these visitors and
+//! the encoders write what [`SpanTags`] and [`implied_parent_ref`] add. It reads like the
+//! README's table:
+//!
+//! | tracing | Jaeger | here |
+//! |---|---|---|
+//! | span name, or an `otel.name` field | `operationName` | [`OperationNameVisitor`], [`SpanFieldEffects`] |
+//! | integer, float, bool, string, bytes fields | `LONG`, `DOUBLE`, `BOOL`, `STRING`, `BINARY` tags, cut at `max_tag_value_length` | [`TagVisitor`] |
+//! | `?debug`, `%display`, `&dyn Error` fields | `STRING` tags (an error also sets `error=true`) | [`TagVisitor`] |
+//! | `otel.kind`, `otel.status_code = "Error"` | `span.kind`, `error=true` | [`SpanFieldEffects`] |
+//! | `sampling.priority` on a root | forces the sampling decision | [`PriorityVisitor`] |
+//! | events | logs with their fields and `level`; ERROR sets `error=true` | [`LogVisitor`] |
+//! | the sampler's decision, span metadata, `error` | `sampler.type`/`.param`, `code.*`/`level`, `error=true` tags | [`SpanTags`] |
+//! | parent | `parentSpanId` and a `CHILD_OF` reference | [`implied_parent_ref`] |
+//!
+//! Value types follow jaeger-client-go `jaeger_tag.go` (every integer width as `LONG`, a `u64`
+//! above `i64::MAX` as `STRING` here since Go's bit-cast would show it negative); strings are
+//! cut on a character boundary. Log fields are cut too, unlike in jaeger-client-go, so that
+//! one huge event field cannot make its whole span too large to send.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use tracing_core::field::{Field, Visit};
 
-use crate::span::data::{Tag, TagValue};
+use crate::span::data::{FinishedSpan, RefType, Tag, TagValue};
+use crate::span::record::Record;
 
 /// Field that renames the span's operation (tracing-opentelemetry users write it).
 pub(crate) const OTEL_NAME: &str = "otel.name";
@@ -339,6 +357,104 @@ impl fmt::Write for StackStr {
         dst.copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
+    }
+}
+
+// === the span on the wire: what the mapping adds to what was recorded ===
+
+/// A tag value as the mapping produces it for the encoders: borrowed from the span or its
+/// metadata, never built into a `Tag` (the exporter encodes millions of spans a second).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TagRef<'a> {
+    Str(&'a str),
+    Long(i64),
+    Bool(bool),
+    Value(&'a TagValue),
+}
+
+/// A finished span's tags in wire order: `sampler.type` and `sampler.param` on the span
+/// whose sampler said yes (jaeger-client-go `sampler.go`: only there, first), the recorded
+/// tags, the metadata tags `code.filepath`, `code.lineno` (LONG), `code.namespace` and
+/// `level` (each when known, as tracing-opentelemetry names them), and `error=true` (BOOL)
+/// when an ERROR event, an `otel.status_code = "Error"` or an error field marked the span
+/// and the user did not set `error` themselves.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SpanTags<'a> {
+    span: &'a FinishedSpan,
+    write_error: bool,
+}
+
+impl<'a> SpanTags<'a> {
+    pub(crate) fn of(span: &'a FinishedSpan) -> Self {
+        let write_error = span.error && !span.tags.iter().any(|t| t.key == "error");
+        SpanTags { span, write_error }
+    }
+
+    /// How many tags [`for_each`](Self::for_each) yields.
+    pub(crate) fn count(&self) -> usize {
+        let s = self.span;
+        let sampler = if s.sampler.is_some() { 2 } else { 0 };
+        let meta = s.metadata.map_or(0, |m| {
+            1 + usize::from(m.file().is_some())
+                + usize::from(m.line().is_some())
+                + usize::from(m.module_path().is_some())
+        });
+        sampler + s.tags.len() + meta + usize::from(self.write_error)
+    }
+
+    /// Calls `f` with each tag's key and value, in wire order.
+    #[inline]
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&'a str, TagRef<'a>)) {
+        let s = self.span;
+        if let Some((sampler_type, param)) = &s.sampler {
+            f("sampler.type", TagRef::Str(sampler_type));
+            f("sampler.param", TagRef::Value(param));
+        }
+        for t in &s.tags {
+            f(&t.key, TagRef::Value(&t.value));
+        }
+        if let Some(meta) = s.metadata {
+            if let Some(file) = meta.file() {
+                f("code.filepath", TagRef::Str(file));
+            }
+            if let Some(line) = meta.line() {
+                f("code.lineno", TagRef::Long(i64::from(line)));
+            }
+            if let Some(module) = meta.module_path() {
+                f("code.namespace", TagRef::Str(module));
+            }
+            f("level", TagRef::Str(meta.level().as_str()));
+        }
+        if self.write_error {
+            f("error", TagRef::Bool(true));
+        }
+    }
+}
+
+/// Whether the span's parent is also written as a CHILD_OF reference, before its own
+/// references: Jaeger names the parent twice, in `parentSpanId` and as a reference
+/// (jaeger-client-go `jaeger_thrift_span.go`, `buildReferences`), unless a CHILD_OF reference
+/// was recorded already. The application thread does not allocate for it.
+#[inline]
+pub(crate) fn implied_parent_ref(s: &FinishedSpan) -> bool {
+    s.parent_id != 0 && !s.references.iter().any(|r| r.ref_type == RefType::ChildOf)
+}
+
+// === impl Record: recorded fields into the span ===
+
+impl Record {
+    /// Adds recorded tags; a key recorded again replaces its earlier value.
+    pub(crate) fn merge(&mut self, tags: Vec<Tag>, effects: SpanFieldEffects) {
+        for tag in tags {
+            match self.span.tags.iter_mut().find(|t| t.key == tag.key) {
+                Some(old) => *old = tag,
+                None => self.span.tags.push(tag),
+            }
+        }
+        if let Some(op) = effects.operation {
+            self.span.operation = Cow::Owned(op);
+        }
+        self.span.error |= effects.error;
     }
 }
 

@@ -24,6 +24,7 @@
 
 use crate::span::data::{ClientStats, FinishedSpan, Log, Process, RefType, Tag, TagValue};
 use crate::span::id::TraceId;
+use crate::span::mapping::{self, SpanTags, TagRef};
 
 /// The name of the agent's method (facts §1.1).
 pub(crate) const EMIT_BATCH: &str = "emitBatch";
@@ -357,56 +358,17 @@ pub(crate) fn span_ref<P: Protocol>(out: &mut Vec<u8>, ref_type: RefType, trace_
     stop(out);
 }
 
-/// Whether the encoder adds the CHILD_OF reference to the parent: Jaeger names the parent
-/// twice, in `parentSpanId` and as a reference (facts §10), and the application thread does
-/// not allocate for it. Written first, before the span's own references.
-#[inline]
-fn implied_parent_ref(s: &FinishedSpan) -> bool {
-    s.parent_id != 0 && !s.references.iter().any(|r| r.ref_type == RefType::ChildOf)
-}
-
-/// How many tags the span's tag list holds: the sampler's two, the user's, the metadata's
-/// (`code.filepath`, `code.lineno`, `code.namespace` when known, `level` always) and
-/// `error=true` unless the user set an `error` tag (facts §4.8, §6).
-fn tag_count(s: &FinishedSpan, write_error: bool) -> usize {
-    let sampler = if s.sampler.is_some() { 2 } else { 0 };
-    let meta = s.metadata.map_or(0, |m| {
-        1 + usize::from(m.file().is_some())
-            + usize::from(m.line().is_some())
-            + usize::from(m.module_path().is_some())
-    });
-    sampler + s.tags.len() + meta + usize::from(write_error)
-}
-
-/// The span's tags in wire order: `sampler.type`, `sampler.param`, the user's tags,
-/// `code.filepath`, `code.lineno` (LONG), `code.namespace`, `level` (e.g. "INFO"),
-/// `error=true` (BOOL).
+/// The span's tag list as [`mapping::SpanTags`] lays it out.
 fn span_tags<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan) {
-    let write_error = s.error && !s.tags.iter().any(|t| t.key == "error");
+    let tags = SpanTags::of(s);
     P::field(out, 9, 10, Ty::List);
-    P::struct_list(out, tag_count(s, write_error));
-    if let Some((sampler_type, param)) = &s.sampler {
-        str_tag::<P>(out, "sampler.type", sampler_type);
-        tag::<P>(out, "sampler.param", param);
-    }
-    for t in &s.tags {
-        tag::<P>(out, &t.key, &t.value);
-    }
-    if let Some(meta) = s.metadata {
-        if let Some(file) = meta.file() {
-            str_tag::<P>(out, "code.filepath", file);
-        }
-        if let Some(line) = meta.line() {
-            long_tag::<P>(out, "code.lineno", i64::from(line));
-        }
-        if let Some(module) = meta.module_path() {
-            str_tag::<P>(out, "code.namespace", module);
-        }
-        str_tag::<P>(out, "level", meta.level().as_str());
-    }
-    if write_error {
-        bool_tag::<P>(out, "error", true);
-    }
+    P::struct_list(out, tags.count());
+    tags.for_each(|key, value| match value {
+        TagRef::Str(v) => str_tag::<P>(out, key, v),
+        TagRef::Long(v) => long_tag::<P>(out, key, v),
+        TagRef::Bool(v) => bool_tag::<P>(out, key, v),
+        TagRef::Value(v) => tag::<P>(out, key, v),
+    });
 }
 
 /// A `Span`. Fields 6 (references), 10 (tags) and 11 (logs) are always present, possibly
@@ -417,7 +379,7 @@ pub(crate) fn span<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan) {
     i64_field::<P>(out, 2, 3, s.span_id as i64);
     i64_field::<P>(out, 3, 4, s.parent_id as i64);
     bytes_field::<P>(out, 4, 5, s.operation.as_bytes());
-    let parent_ref = implied_parent_ref(s);
+    let parent_ref = mapping::implied_parent_ref(s);
     P::field(out, 5, 6, Ty::List);
     P::struct_list(out, s.references.len() + usize::from(parent_ref));
     if parent_ref {
