@@ -1,4 +1,5 @@
-//! `tracing` field values → typed Jaeger tags (facts §6), and the field names we give a
+//! `tracing` field values → typed Jaeger tags (as jaeger-client-go's `jaeger_thrift_span.go` types
+//! them), and the field names we give a
 //! meaning to (`otel.name`, `otel.kind`, `otel.status_code`, `sampling.priority`).
 
 use std::borrow::Cow;
