@@ -1,4 +1,5 @@
-//! Per-span cost, as a ladder measured in one run (STYLE 22): no subscriber, the floor
+//! Per-span cost, as a ladder measured in one run (as tracing-opentelemetry's `benches/trace.rs`
+//! does): no subscriber, the floor
 //! (`registry()` + a no-op layer), the least a layer with per-span state costs, our layer
 //! unsampled, our layer sampled (exporter keeping up: flushed between timed bursts, untimed).
 //!

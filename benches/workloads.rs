@@ -1,5 +1,6 @@
 //! Per-span cost of workloads beyond `benches/layer.rs`'s single root span, each group a
-//! ladder measured in one run (STYLE 22) so that ratios can be quoted within the group:
+//! ladder measured in one run (as tracing-opentelemetry's `benches/trace.rs` does) so that
+//! ratios can be quoted within the group:
 //!
 //! - `tree_root_10_children`: a root span with 10 child spans, one 2-field event in each
 //!   child. One criterion iteration is one tree, and the time returned is divided by the 11

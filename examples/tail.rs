@@ -140,7 +140,7 @@ fn receive(socket: &UdpSocket, tx: &mpsc::Sender<Event>) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let event = match socket.recv_from(&mut buf) {
-            // The decoder tells compact from binary by the first byte (facts §1.1).
+            // The decoder tells compact (0x82) from binary (0x80) by the first byte.
             Ok((len, from)) => match decode_datagram(&buf[..len]) {
                 Ok(batch) => Event::Spans(batch.spans),
                 Err(e) => Event::Undecodable { from, len, error: e.to_string() },

@@ -1,7 +1,8 @@
 #![cfg(feature = "receiver")]
 //! The public decoder and the UDP receiver, fed with bytes we did not produce with our own
-//! encoder: the Apache Thrift vectors of facts §12.1 and binary messages assembled here
-//! field by field from the protocol's rules (facts §1.1, §1.2).
+//! encoder: jaeger-idl structs as Apache Thrift's own library encodes them, and binary
+//! messages assembled here field by field from the protocol's rules (Apache Thrift's
+//! `doc/specs/thrift-binary-protocol.md`; jaeger-idl `thrift/jaeger.thrift`, `agent.thrift`).
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};

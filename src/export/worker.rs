@@ -1,5 +1,6 @@
-//! The exporter thread: drains the queue into the batcher, flushes on an interval, on
-//! request and at shutdown. It never traces itself into our layer.
+//! The exporter thread: drains the queue (pooled `Box<Record>`s) into the batcher, gives each
+//! record back to the pool, and flushes on an interval, on request and at shutdown. It never
+//! traces itself into our layer.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -242,7 +242,8 @@ impl JaegerSpanExt for Span {
 
 // === impl SpanState: the operations behind JaegerSpanExt ===
 
-/// Baggage values longer than this are cut (Jaeger's default restriction, facts §9).
+/// Baggage values longer than this are cut (Jaeger's default restriction: jaeger-client-go
+/// `internal/baggage/restriction_manager.go`).
 pub(crate) const MAX_BAGGAGE_VALUE_LENGTH: usize = 2048;
 
 impl SpanState {
@@ -275,7 +276,8 @@ impl SpanState {
                 rec.span.sampler = None;
             }
         } else if let Some(debug_id) = remote.debug_id {
-            // A bare `jaeger-debug-id`: this trace is force-sampled and tagged (facts §4.9).
+            // A bare `jaeger-debug-id`: this trace is force-sampled and tagged (jaeger-client-go
+            // `tracer.go`, the debug-id container).
             self.cx.flags |= FLAG_SAMPLED | FLAG_DEBUG;
             self.cx.debug_id = Some(debug_id);
         }

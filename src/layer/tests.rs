@@ -48,7 +48,8 @@ fn sampled_roots(sampler: Sampler, ids: &[TraceId]) -> Vec<(u64, Option<TagValue
 
 #[test]
 fn probabilistic_decides_at_the_exact_boundary() {
-    // rate 0.25 → boundary 0x2000000000000000 (facts §12.2); sampled iff boundary >= id & mask.
+    // rate 0.25 → boundary 2^63 × 0.25 = 0x2000000000000000 (jaeger-client-go `sampler.go`);
+    // sampled iff boundary >= id & mask.
     let boundary = 0x2000_0000_0000_0000u64;
     let ids = [
         TraceId::new(7, boundary),                   // == boundary: sampled

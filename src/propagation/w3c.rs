@@ -32,7 +32,7 @@ fn lower_hex(bytes: &[u8]) -> Option<u64> {
 }
 
 /// `traceparent` to (trace id, span id, flags byte). Version 00 must be exactly 55 bytes;
-/// a higher version (not `ff`) may continue after them with `-` (spec §3.2.4). Optional
+/// a higher version (not `ff`) may continue after them with `-` (W3C Trace Context §3.2.4). Optional
 /// whitespace around the value is HTTP's, not part of it.
 pub(crate) fn parse_traceparent(value: &str) -> Result<(TraceId, u64, u8), ExtractError> {
     let corrupt = |reason| ExtractError::corrupt(TRACEPARENT, reason);

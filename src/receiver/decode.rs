@@ -1,5 +1,5 @@
-//! Hand-written Thrift readers for the Jaeger structs (facts §1.2), generic over the input
-//! protocol. Used by the public [`receiver`](crate::receiver) module.
+//! Hand-written Thrift readers for the Jaeger structs (jaeger-idl `thrift/jaeger.thrift`),
+//! generic over the input protocol. Used by the public [`receiver`](crate::receiver) module.
 //!
 //! The readers follow what Apache Thrift's generated code does: unknown fields and fields
 //! of an unexpected type are skipped, a missing required field is an error. Strings that are
@@ -88,7 +88,8 @@ fn read_emit_batch<P: TInputProtocol>(p: &mut P) -> Result<ReceivedBatch> {
     if msg.name != EMIT_BATCH {
         return Err(DecodeError::new(format!("unexpected method {:?}, expected emitBatch", msg.name)));
     }
-    // The Go client writes CALL, other generators ONEWAY; the agent accepts both (facts §1.1).
+    // jaeger-client-go writes CALL, other generators ONEWAY; the agent dispatches on the name
+    // only, so it accepts both (jaeger-client-go `thrift-gen/agent/agent.go`, `Process`).
     if !matches!(msg.message_type, TMessageType::Call | TMessageType::OneWay) {
         return Err(DecodeError::new(format!("unexpected message type {:?}", msg.message_type)));
     }

@@ -62,7 +62,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Decodes one `Agent.emitBatch` datagram, compact (agent port 6831) or binary (port 6832).
 ///
 /// The protocol is detected from the first byte: `0x82` is compact, `0x80 0x01` strict
-/// binary (facts §1.1). Strings that are not UTF-8 are decoded lossily.
+/// binary (Apache Thrift's `doc/specs/thrift-compact-protocol.md` and `thrift-binary-protocol.md`).
+/// Strings that are not UTF-8 are decoded lossily.
 ///
 /// # Errors
 ///

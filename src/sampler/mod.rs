@@ -1,4 +1,5 @@
-//! Sampling: which new traces are recorded (facts §4).
+//! Sampling: which new traces are recorded, as jaeger-client-go's samplers decide (`sampler.go`,
+//! `sampler_remote.go`, `utils/rate_limiter.go`).
 //!
 //! [`Sampler`] is the configuration the user hands to the builder; [`Sampler::start`] turns it
 //! into an [`ActiveSampler`], shared by all threads, whose [`ActiveSampler::decide`] the layer
@@ -23,13 +24,13 @@ use per_operation::PerOperationSampler;
 use probabilistic::Probabilistic;
 use rate_limiting::{check_rate, Clock, RateLimitingSampler};
 
-/// `sampler.type` values (facts §4.8).
+/// `sampler.type` values (jaeger-client-go `constants.go`).
 pub(crate) const TYPE_CONST: &str = "const";
 pub(crate) const TYPE_PROBABILISTIC: &str = "probabilistic";
 pub(crate) const TYPE_RATE_LIMITING: &str = "ratelimiting";
 pub(crate) const TYPE_LOWERBOUND: &str = "lowerbound";
 
-/// Go's `DefaultSamplingServerURL` (facts §4.7).
+/// Go's `DefaultSamplingServerURL` (jaeger-client-go `constants.go`).
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:5778/sampling";
 const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 const DEFAULT_INITIAL_RATE: f64 = 0.001;
@@ -312,7 +313,7 @@ pub(crate) struct SamplingDecision {
     pub(crate) param: SamplerParam,
 }
 
-/// The `sampler.param` tag value: a bool for `const`, a double otherwise (facts §4.8).
+/// The `sampler.param` tag value: a bool for `const`, a double otherwise (jaeger-client-go `sampler.go`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum SamplerParam {
     Bool(bool),

@@ -1,4 +1,4 @@
-//! Per-operation ("adaptive") sampling from a remote strategy (facts §4.5, §4.6).
+//! Per-operation ("adaptive") sampling from a remote strategy (jaeger-client-go `sampler.go`).
 //!
 //! Each operation gets a guaranteed-throughput sampler: its own probabilistic rate, plus a
 //! lower-bound rate limiter that lets a few traces through even when the rate says no. The
@@ -20,7 +20,7 @@ use crate::span::id::TraceId;
 
 // === impl GuaranteedThroughput ===
 
-/// Go's `GuaranteedThroughputProbabilisticSampler` (facts §4.5).
+/// Go's `GuaranteedThroughputProbabilisticSampler` (jaeger-client-go `sampler.go`).
 ///
 /// The limiter sits behind an `Arc` so that a strategy update can build a new operation map
 /// while keeping every limiter balance (and readers of the old map share it meanwhile).
@@ -46,7 +46,7 @@ impl GuaranteedThroughput {
         SamplingDecision {
             sampled: self.lower_bound.sample(),
             sampler_type: TYPE_LOWERBOUND,
-            // Go reports the probabilistic rate here, not the lower bound (facts §4.5).
+            // Go reports the probabilistic rate here, not the lower bound (`sampler.go`).
             param: SamplerParam::Double(self.probabilistic.rate()),
         }
     }
@@ -56,7 +56,7 @@ impl GuaranteedThroughput {
 
 type OperationMap = HashMap<Box<str>, GuaranteedThroughput>;
 
-/// Go's `PerOperationSampler` (facts §4.6).
+/// Go's `PerOperationSampler` (jaeger-client-go `sampler.go`).
 #[derive(Debug)]
 pub(crate) struct PerOperationSampler {
     operations: ArcSwap<OperationMap>,
@@ -100,7 +100,8 @@ impl PerOperationSampler {
 
     /// The sampler after a new strategy of the same kind: listed operations keep their
     /// limiter (pro-rated if the lower bound changed), new ones are added, unlisted ones are
-    /// dropped, and the default sampler is replaced only if its rate changed (facts §4.6).
+    /// dropped, and the default sampler is replaced only if its rate changed (as Go's
+    /// `PerOperationSampler` update does).
     ///
     /// Operations added on the fly to `self` while this runs are not carried over; they are
     /// simply added again, with a full limiter, the next time they are seen.
@@ -135,7 +136,7 @@ impl PerOperationSampler {
             if map.len() >= max_operations && !map.contains_key(name.as_str()) {
                 continue;
             }
-            // Per-operation rates are clamped, not rejected (facts §4.5: 1.1 -> 1.0).
+            // Per-operation rates are clamped, not rejected (Go's `sampler.go`: 1.1 -> 1.0).
             let probabilistic = Probabilistic::clamped(*rate);
             let sampler = match current.get(name.as_str()) {
                 Some(old) => {

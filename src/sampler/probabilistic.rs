@@ -1,4 +1,5 @@
-//! The probabilistic sampler: a fixed share of traces, chosen from the trace id (facts §4.3).
+//! The probabilistic sampler: a fixed share of traces, chosen from the trace id (jaeger-client-go
+//! `sampler.go`, `ProbabilisticSampler`).
 
 use crate::error::BuildError;
 use crate::span::id::{self, TraceId};
@@ -17,7 +18,7 @@ pub(crate) struct Probabilistic {
 }
 
 impl Probabilistic {
-    /// A sampler for `rate`, which must be in `[0, 1]` (Go's constructor check, facts §4.3).
+    /// A sampler for `rate`, which must be in `[0, 1]` (Go's `NewProbabilisticSampler` check).
     pub(crate) fn new(rate: f64) -> Result<Self, BuildError> {
         if !(0.0..=1.0).contains(&rate) {
             // NaN fails `contains` too.
@@ -27,7 +28,7 @@ impl Probabilistic {
     }
 
     /// A sampler for `rate` clamped into `[0, 1]`, as Go's internal `init` does for remote
-    /// per-operation rates (facts §4.3, §4.5: 1.1 -> 1.0). NaN becomes 0.
+    /// per-operation rates (`sampler.go`; 1.1 -> 1.0). NaN becomes 0.
     pub(crate) fn clamped(rate: f64) -> Self {
         let rate = if rate.is_nan() { 0.0 } else { rate.clamp(0.0, 1.0) };
         Self::unchecked(rate)
@@ -37,7 +38,7 @@ impl Probabilistic {
         // -0.0 passes the range check; report it as 0.
         let rate = if rate == 0.0 { 0.0 } else { rate };
         // `u64(f64(maxRandomNumber) * rate)`: f64(2^63 - 1) rounds to exactly 2^63 and the
-        // conversion truncates, which gives the boundaries of facts §12.2.
+        // conversion truncates: e.g. 0.25 -> 0x2000_0000_0000_0000, 0.001 -> 0x20c4_9ba5_e353_f8.
         let boundary = (MAX_RANDOM_NUMBER as f64 * rate) as u64;
         Probabilistic { rate, boundary }
     }
@@ -80,7 +81,8 @@ pub(crate) fn rejected_low(boundary: u64) -> u64 {
 mod tests {
     use super::*;
 
-    /// Facts §12.2: the boundary for each rate, computed by Go's formula.
+    /// The boundary for each rate, computed by jaeger-client-go's formula (`sampler.go`,
+    /// `ProbabilisticSampler`): `u64(f64(2^63 - 1) * rate)`.
     const BOUNDARIES: [(f64, u64); 8] = [
         (0.0, 0),
         (0.001, 9_223_372_036_854_776),

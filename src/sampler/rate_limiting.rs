@@ -1,4 +1,5 @@
-//! Jaeger's credit rate limiter and the rate-limiting sampler built on it (facts §4.4).
+//! Jaeger's credit rate limiter and the rate-limiting sampler built on it (jaeger-client-go
+//! `utils/rate_limiter.go`, `sampler.go`).
 //!
 //! The limiter is lock-free: the balance and the last refill time are separate atomics. A
 //! caller that finds the balance short first *claims* the time elapsed since the last refill
@@ -18,7 +19,7 @@ use crate::error::BuildError;
 // === impl Clock ===
 
 /// Where the limiter reads the time. Only read when the balance runs short (the refill is
-/// lazy, facts §4.4), so the common path does not even look at it.
+/// lazy, as in jaeger-client-go's `utils/rate_limiter.go`), so the common path does not even look at it.
 #[derive(Clone, Debug)]
 pub(crate) enum Clock {
     /// The monotonic clock, as nanoseconds since the given origin.
@@ -77,7 +78,7 @@ fn load_f64(a: &AtomicU64) -> f64 {
 }
 
 impl RateLimiter {
-    /// A limiter that starts full: `balance = max_balance` (facts §4.4).
+    /// A limiter that starts full: `balance = max_balance` (`utils/rate_limiter.go`).
     pub(crate) fn new(credits_per_second: f64, max_balance: f64, clock: Clock) -> Self {
         let now = clock.now_nanos();
         RateLimiter {
@@ -113,7 +114,7 @@ impl RateLimiter {
     }
 
     /// Changes the rate and the maximum balance, pro-rating the balance so that a strategy
-    /// change does not release a burst (facts §4.4). Called from one thread at a time.
+    /// change does not release a burst (`utils/rate_limiter.go`, `Update`). Called from one thread at a time.
     pub(crate) fn update(&self, credits_per_second: f64, max_balance: f64) {
         // Refill at the old rate and cap at the old maximum, as Go's `updateBalance`.
         let earned = self.claim_elapsed_seconds() * load_f64(&self.credits_per_second);
@@ -168,7 +169,7 @@ impl RateLimiter {
 // === impl RateLimitingSampler ===
 
 /// Samples at most `max_traces_per_second` traces per second, with bursts up to
-/// `max(rate, 1)` (facts §4.4).
+/// `max(rate, 1)` (jaeger-client-go `sampler.go`, `RateLimitingSampler`).
 #[derive(Debug)]
 pub(crate) struct RateLimitingSampler {
     limiter: RateLimiter,
@@ -201,7 +202,7 @@ impl RateLimitingSampler {
         self.limiter.credits_per_second()
     }
 
-    /// A new rate; a no-op when unchanged, else the limiter is pro-rated (facts §4.4).
+    /// A new rate; a no-op when unchanged, else the limiter is pro-rated (as Go's `Update`).
     pub(crate) fn update(&self, max_traces_per_second: f64) {
         if self.max_traces_per_second() != max_traces_per_second {
             self.limiter.update(max_traces_per_second, max_traces_per_second.max(1.0));

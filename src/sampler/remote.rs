@@ -1,5 +1,5 @@
 //! The remotely controlled sampler: a poller thread fetches the strategy, readers decide with
-//! whichever strategy is current (facts §4.7).
+//! whichever strategy is current (jaeger-client-go `sampler_remote.go`, `RemotelyControlledSampler`).
 //!
 //! The current strategy is an `ArcSwap<Local>`: `decide` does one lock-free load, and the
 //! poller (the only writer) stores a new one. The HTTP request runs only on the poller thread,
@@ -20,7 +20,8 @@ use super::{Local, RemoteSampler};
 use crate::error::BuildError;
 use crate::export::stats::{incr, Counters};
 
-/// Go's `ResponseHeaderTimeout` for the strategy request (facts §4.7); we apply it to the whole
+/// Go's `ResponseHeaderTimeout` for the strategy request (jaeger-client-go `sampler_remote.go`);
+/// we apply it to the whole
 /// request, and never longer than the refresh interval.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Strategies are a few hundred bytes; a per-operation one with 2000 names stays well below.
@@ -223,7 +224,7 @@ impl Poller {
         }
     }
 
-    /// One fetch-parse-apply round, counted with Go's semantics (facts §4.7): a failed fetch
+    /// One fetch-parse-apply round, counted as jaeger-client-go's `UpdateSampler` counts it: a failed fetch
     /// counts only a query error, unparsable JSON only an update error; otherwise a query ok,
     /// then an update ok or error.
     fn poll(&self) {
@@ -251,7 +252,8 @@ impl Poller {
     }
 
     /// Installs a strategy, updating the current sampler in place when it is of the same kind
-    /// so that limiter balances carry over (facts §4.7). On error nothing changes.
+    /// so that limiter balances carry over (as `sampler_remote.go`'s updaters do). On error
+    /// nothing changes.
     fn apply(&self, strategy: Strategy) -> Result<(), BuildError> {
         let current = self.shared.current.load_full();
         let next = match strategy {
@@ -263,7 +265,7 @@ impl Poller {
                 })
             }
             Strategy::Probabilistic(rate) => {
-                // Out of range is an update error, not clamped (facts §4.7).
+                // Out of range is an update error, not clamped (Go's probabilistic updater).
                 let next = Probabilistic::new(rate)?;
                 if matches!(&*current, Local::Probabilistic(old) if *old == next) {
                     return Ok(());

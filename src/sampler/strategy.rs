@@ -1,4 +1,5 @@
-//! The JSON sampling strategy served by the Jaeger agent's `/sampling` endpoint (facts §4.7).
+//! The JSON sampling strategy served by the Jaeger agent's `/sampling` endpoint (jaeger
+//! `pkg/clientcfg/clientcfghttp/handler.go`; jaeger-idl `proto/api_v2/sampling.proto`).
 //!
 //! Field names are those of `sampling.thrift` / proto `api_v2` JSON. We accept what both agent
 //! endpoints emit: `strategyType` as a name (`"PROBABILISTIC"`) or as an integer (`0`), absent
@@ -9,7 +10,8 @@
 use serde::Deserialize;
 
 /// A parsed strategy, already dispatched as Go does: on which field is present, in the order
-/// operationSampling, probabilisticSampling, rateLimitingSampling (facts §4.7).
+/// operationSampling, probabilisticSampling, rateLimitingSampling (jaeger-client-go
+/// `sampler_remote.go`: `strategyType` itself is not used).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Strategy {
     /// `operationSampling`: per-operation sampling.
@@ -79,7 +81,8 @@ struct Response {
     operation_sampling: Option<OperationSampling>,
 }
 
-/// `/sampling` sends the enum name, the legacy `/` endpoint the number (facts §4.7). Go's
+/// `/sampling` sends the enum name, the legacy `/` endpoint the number (jaeger
+/// `pkg/clientcfg/clientcfghttp/handler.go`). Go's
 /// decoder rejects unknown names and accepts any integer; so do we.
 #[derive(Deserialize)]
 #[serde(untagged)]

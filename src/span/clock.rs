@@ -1,9 +1,9 @@
 //! Wall-clock microseconds at the cost of one TSC read.
 //!
-//! `std::time::Instant::now()` / `SystemTime::now()` cost about 23 ns each on our machine
-//! (a vDSO `clock_gettime`), and a sampled span needs two of them: that was a sixth of the
-//! layer's own time per span. `quanta` reads the calibrated TSC in about 10 ns and falls back
-//! to the OS clock where the TSC is unusable. Timestamps are `monotonic + offset`, where the
+//! `std::time::Instant::now()` / `SystemTime::now()` are each a vDSO `clock_gettime`, and a
+//! sampled span needs two of them: a noticeable share of the layer's own time per span.
+//! `quanta` reads the calibrated TSC instead, which is cheaper, and falls back to the OS
+//! clock where the TSC is unusable. Timestamps are `monotonic + offset`, where the
 //! offset to the wall clock is re-measured by the exporter thread on every wake-up, so a wall
 //! clock that is stepped (NTP) or a TSC calibration that drifts is followed within one flush
 //! interval; a span's duration is the difference of two such readings.

@@ -1,6 +1,8 @@
-//! The owned records that flow from the layer to the exporter: tags, logs, references and
-//! the finished span. They sit below both the wire encoder and the export machinery, so the
-//! wire code never imports the exporter.
+//! The owned values a sampled span is made of on its way to the exporter: tags, logs,
+//! references and the `FinishedSpan` the encoder writes. A `FinishedSpan` travels inside a
+//! pooled `Record` (`span::record`), and the queue moves `Box<Record>`s. These types sit
+//! below both the wire encoder and the export machinery, so the wire code never imports the
+//! exporter.
 
 use std::borrow::Cow;
 
@@ -123,7 +125,8 @@ pub struct SpanRef {
     pub span_id: u64,
 }
 
-/// A closed, sampled span: the one owned record moved through the queue to the exporter.
+/// A closed, sampled span as the encoder writes it: the `span` field of the pooled `Record`
+/// whose box is moved through the queue to the exporter.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct FinishedSpan {
     pub(crate) trace_id: TraceId,

@@ -1,4 +1,4 @@
-//! A span's logs under a `max_logs_per_span` limit, as Jaeger's clients keep them (facts §6):
+//! A span's logs under a `max_logs_per_span` limit, as jaeger-client-go's `span.go` keeps them:
 //! the oldest ⌊(L−1)/2⌋ logs stay, the other slots form a ring of the newest, and at finish
 //! the oldest ring slot becomes a `dropped Span logs` record saying how many were dropped.
 

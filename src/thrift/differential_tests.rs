@@ -1,6 +1,7 @@
-//! `writer` against the `thrift` crate (`reference`): the byte vectors of facts §12, which
-//! Apache Thrift's own library produced, for both; then thousands of random structs in both
-//! protocols, which must come out byte-identical. Random inputs aim at the boundaries: ids
+//! `writer` against the `thrift` crate (`reference`): byte vectors of jaeger-idl's
+//! `jaeger.thrift` and `agent.thrift` structs as Apache Thrift's own library encodes them,
+//! for both; then thousands of random structs in both protocols, which must come out
+//! byte-identical. Random inputs aim at the boundaries: ids
 //! at and above 2^63, 64- and 128-bit trace ids, extreme i64s, NaN payloads, strings and
 //! lists around 14/15 elements (the compact list header) and 127/128 or 16383/16384 (varint
 //! lengths), and every combination of implied tags and parent reference.
@@ -44,7 +45,8 @@ impl Rng {
     }
 }
 
-/// The span of facts vector 103.
+/// The minimal span of jaeger-idl's `jaeger.thrift` (ids 1/2, operation "op", empty lists), whose
+/// encoding by Apache Thrift's compact protocol `vector_103_minimal_span` checks.
 pub(crate) fn span_103() -> FinishedSpan {
     FinishedSpan {
         trace_id: TraceId::new(0, 1),
@@ -95,7 +97,7 @@ pub(crate) static BARE_METADATA: Metadata<'static> = Metadata::new(
     Kind::SPAN,
 );
 
-// === facts §12 vectors, for both encoders ===
+// === Apache Thrift's encodings of jaeger-idl structs, for both encoders ===
 
 fn ours(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut out = Vec::new();
@@ -163,6 +165,9 @@ fn overhead(n: usize, env: Envelope) -> usize {
     out.len() - process.len()
 }
 
+// The bytes around the span list, for the `n` at which jaeger-client-go's `TestEmitBatchOverhead`
+// (`transport_udp_test.go`) checks its fixed 70-byte `emitBatchOverhead`: ours are exact, and
+// reach 72 only with a seqid of 2^31-1 and every stat at i64::MAX.
 #[test]
 fn envelope_overheads_of_facts_12_3() {
     let bare = Envelope { message_seqid: Some(1), seq_no: None, stats: None };

@@ -1,4 +1,4 @@
-//! Interop with an implementation we did not write (facts §13): datagrams and bodies made by
+//! Interop with an implementation we did not write (PyPI `jaeger-client` 4.8.0): datagrams and bodies made by
 //! our `Batcher` are decoded by jaeger-client-python's generated Thrift code on Apache
 //! Thrift's Python protocols (`tests/interop/decode_agent.py`), and every decoded field is
 //! compared with what was encoded.

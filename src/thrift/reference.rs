@@ -71,7 +71,7 @@ where
     p.write_field_end()
 }
 
-/// Writes a `Tag`: key, vType, and only the value field of that type (facts §1.2).
+/// Writes a `Tag`: key, vType, and only the value field of that type (jaeger-idl `thrift/jaeger.thrift`).
 pub(crate) fn write_tag<P: TOutputProtocol + ?Sized>(p: &mut P, tag: &Tag) -> EncodeResult {
     p.write_struct_begin(&STRUCT)?;
     string_field(p, 1, &tag.key)?;
@@ -84,7 +84,8 @@ pub(crate) fn write_tag<P: TOutputProtocol + ?Sized>(p: &mut P, tag: &Tag) -> En
             p.write_field_end()?;
         }
         TagValue::Bool(b) => {
-            // The compact protocol folds the value into the field header (facts §1.1).
+            // The compact protocol folds the value into the field header (Apache Thrift's
+            // `doc/specs/thrift-compact-protocol.md`).
             field(p, 5, TType::Bool)?;
             p.write_bool(*b)?;
             p.write_field_end()?;
@@ -125,7 +126,9 @@ pub(crate) fn write_span_ref<P: TOutputProtocol + ?Sized>(p: &mut P, r: &SpanRef
 }
 
 /// Writes a `Span`. Fields 6 (references), 10 (tags) and 11 (logs) are always present,
-/// possibly empty, as the Go client writes them (facts §1.2, vector 103).
+/// possibly empty, as jaeger-client-go's `jaeger_thrift_span.go` writes them (the minimal span of
+/// jaeger-idl's `jaeger.thrift`, encoded by Apache Thrift's compact protocol, is checked in
+/// `differential_tests::vector_103_minimal_span`).
 pub(crate) fn write_span<P: TOutputProtocol + ?Sized>(p: &mut P, s: &FinishedSpan) -> EncodeResult {
     p.write_struct_begin(&STRUCT)?;
     i64_field(p, 1, s.trace_id.low as i64)?;
@@ -134,7 +137,7 @@ pub(crate) fn write_span<P: TOutputProtocol + ?Sized>(p: &mut P, s: &FinishedSpa
     i64_field(p, 4, s.parent_id as i64)?;
     string_field(p, 5, &s.operation)?;
     struct_list_field(p, 6, &s.references, |p, r| write_span_ref(p, r))?;
-    // The whole sampling-state byte, firehose included (facts §1.2).
+    // The whole sampling-state byte, firehose included (jaeger-client-go `jaeger_thrift_span.go`).
     i32_field(p, 7, i32::from(s.flags))?;
     i64_field(p, 8, s.start_us)?;
     i64_field(p, 9, s.duration_us)?;
@@ -144,7 +147,8 @@ pub(crate) fn write_span<P: TOutputProtocol + ?Sized>(p: &mut P, s: &FinishedSpa
     p.write_struct_end()
 }
 
-/// Writes a `Process`; field 2 (tags) is always present, possibly empty (vector 104).
+/// Writes a `Process`; field 2 (tags) is always present, possibly empty, as jaeger-client-go
+/// writes it (checked in `differential_tests::vector_104_process`).
 pub(crate) fn write_process<P: TOutputProtocol + ?Sized>(p: &mut P, process: &Process) -> EncodeResult {
     p.write_struct_begin(&STRUCT)?;
     string_field(p, 1, &process.service_name)?;
@@ -178,7 +182,7 @@ pub(crate) fn write_batch_prefix<P: TOutputProtocol + ?Sized>(
     write_process_bytes: impl FnOnce(),
 ) -> EncodeResult {
     if let Some(seqid) = env.message_seqid {
-        // CALL, not ONEWAY: what the Go client writes (facts §1.1).
+        // CALL, not ONEWAY: what jaeger-client-go writes (its Thrift `TStandardClient.Send`).
         p.write_message_begin(&TMessageIdentifier::new(EMIT_BATCH, TMessageType::Call, seqid))?;
         p.write_struct_begin(&STRUCT)?; // emitBatch_args
         field(p, 1, TType::Struct)?;

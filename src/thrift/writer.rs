@@ -1,22 +1,20 @@
-//! A small Thrift writer specialised for the Jaeger structs the exporter sends (facts §1.1,
-//! §1.2), in the compact (agent port 6831) and strict binary (port 6832, HTTP collector)
-//! protocols. It appends straight into a caller's reused `Vec<u8>`.
+//! A small Thrift writer specialised for the Jaeger structs the exporter sends (jaeger-idl
+//! `thrift/jaeger.thrift` and `thrift/agent.thrift`), in the compact (agent port 6831) and
+//! strict binary (port 6832, HTTP collector) protocols, as Apache Thrift's
+//! `doc/specs/thrift-compact-protocol.md` and `thrift-binary-protocol.md` define them. It
+//! appends straight into a caller's reused `Vec<u8>`.
 //!
 //! Why not the `thrift` crate, which we keep for decoding and as the test reference
-//! (`thrift::reference`): the exporter must sustain 1.5 M spans/s from one thread. Through
-//! `TCompactOutputProtocol` it managed 0.40 M spans/s for the headline workload (a root
-//! span with 3 fields, sampler and 4 metadata tags, ~260 bytes compact; release build, 2
-//! busy cores): 10,800 instructions per span under callgrind in `Batcher::push` plus the
-//! tag expansion, most of them in per-byte `io::Write` calls through the thread-local sink
-//! the protocol had to write to, `varint-rs`, and the protocol's field-id stack. Here each
-//! field id is a constant at its call site, so compact field-id deltas need no stack;
-//! varints and zigzag are a few shifts; nothing allocates once the buffers have grown;
-//! and the implied tags (sampler, metadata, `error`) and CHILD_OF reference are written
-//! from the span's fields instead of being built as a `Vec<Tag>` first. Measured in the
-//! same conditions: 7.4 M spans/s through the batcher, 2,300 instructions per span; the
-//! span encoding alone is 16x faster than the `thrift` crate's (compact).
-//! `cargo test --release --lib bench_encode -- --ignored --nocapture` re-measures both,
-//! `benches/encode.rs` is the criterion bench. `thrift::differential_tests` asserts the
+//! (`thrift::reference`): the exporter thread must keep up with many application threads,
+//! and through `TCompactOutputProtocol` most of the time per span went into per-byte
+//! `io::Write` calls through the sink the protocol writes to, its varint helper, and the
+//! protocol's field-id stack. Here each field id is a constant at its call site, so compact
+//! field-id deltas need no stack; varints and zigzag are a few shifts; nothing allocates once
+//! the buffers have grown; and the implied tags (sampler, metadata, `error`) and CHILD_OF
+//! reference are written from the span's fields instead of being built as a `Vec<Tag>` first.
+//! The result is several times faster than the `thrift` crate's encoder: `cargo bench --bench
+//! encode` measures the batcher, `cargo test --release --lib bench_encode -- --ignored
+//! --nocapture` prints both encoders side by side. `thrift::differential_tests` asserts the
 //! output is byte-identical to the `thrift` crate's for thousands of random structs.
 //!
 //! Functions are generic over [`Protocol`] (two zero-sized types), so each struct writer is
@@ -26,11 +24,11 @@ use crate::span::data::{ClientStats, FinishedSpan, Log, Process, RefType, Tag, T
 use crate::span::id::TraceId;
 use crate::span::mapping::{self, SpanTags, TagRef};
 
-/// The name of the agent's method (facts §1.1).
+/// The name of the agent's method (jaeger-idl `thrift/agent.thrift`).
 pub(crate) const EMIT_BATCH: &str = "emitBatch";
 
-/// Thrift `TMessageType::Call`: what the Go client writes for the oneway `emitBatch`
-/// (facts §1.1).
+/// Thrift `TMessageType::Call`: what jaeger-client-go writes for the oneway `emitBatch`
+/// (its Thrift `TStandardClient.Send` always writes CALL; other generators write ONEWAY).
 const MESSAGE_CALL: u8 = 1;
 
 /// The Thrift value types the Jaeger structs use; each protocol numbers them its own way.
@@ -65,7 +63,7 @@ pub(crate) trait Protocol {
     fn message_begin(out: &mut Vec<u8>, name: &str, message_type: u8, seqid: i32);
 }
 
-/// The compact protocol (facts §1.1).
+/// The compact protocol (Apache Thrift `doc/specs/thrift-compact-protocol.md`).
 #[derive(Debug)]
 pub(crate) enum Compact {}
 
@@ -133,7 +131,7 @@ impl Protocol for Compact {
 
     #[inline]
     fn bool_field(out: &mut Vec<u8>, prev: i16, id: i16, v: bool) {
-        // Type nibble 1 = true, 2 = false (facts §1.1).
+        // Type nibble 1 = true, 2 = false (thrift-compact-protocol.md, "Boolean encoding").
         Self::header(out, prev, id, if v { 1 } else { 2 });
     }
 
@@ -149,7 +147,7 @@ impl Protocol for Compact {
 
     #[inline]
     fn double(out: &mut Vec<u8>, v: f64) {
-        // Little-endian in compact (facts §1.1), unlike binary.
+        // Little-endian in compact (thrift-compact-protocol.md), unlike binary.
         out.extend_from_slice(&v.to_le_bytes());
     }
 
@@ -179,7 +177,8 @@ impl Protocol for Compact {
     }
 
     fn message_begin(out: &mut Vec<u8>, name: &str, message_type: u8, seqid: i32) {
-        // Protocol id, then version 1 in the low 5 bits and the type above (facts §1.1);
+        // Protocol id, then version 1 in the low 5 bits and the type above
+        // (thrift-compact-protocol.md, "Message");
         // the seqid is a plain varint, not zigzag.
         out.push(0x82);
         out.push((message_type << 5) | 1);
@@ -248,7 +247,8 @@ impl Protocol for Binary {
     }
 
     fn message_begin(out: &mut Vec<u8>, name: &str, message_type: u8, seqid: i32) {
-        // Strict: the version word 0x8001, then the type (facts §1.1).
+        // Strict: the version word 0x8001, then the type (Apache Thrift
+        // `doc/specs/thrift-binary-protocol.md`, "Message").
         Self::i32(out, (0x8001_0000u32 | u32::from(message_type)) as i32);
         Self::bytes(out, name.as_bytes());
         Self::i32(out, seqid);
@@ -309,7 +309,7 @@ fn bool_tag<P: Protocol>(out: &mut Vec<u8>, key: &str, v: bool) {
     stop(out);
 }
 
-/// A `Tag`: key, vType, and only the value field of that type (facts §1.2).
+/// A `Tag`: key, vType, and only the value field of that type (jaeger-idl `thrift/jaeger.thrift`).
 pub(crate) fn tag<P: Protocol>(out: &mut Vec<u8>, key: &str, value: &TagValue) {
     match value {
         TagValue::String(s) => str_tag::<P>(out, key, s),
@@ -372,7 +372,9 @@ fn span_tags<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan) {
 }
 
 /// A `Span`. Fields 6 (references), 10 (tags) and 11 (logs) are always present, possibly
-/// empty, as the Go client writes them (facts §1.2, vector 103).
+/// empty, as jaeger-client-go's `jaeger_thrift_span.go` writes them (the minimal span of
+/// jaeger-idl's `jaeger.thrift`, encoded by Apache Thrift's compact protocol, is checked in
+/// `differential_tests::vector_103_minimal_span`).
 pub(crate) fn span<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan) {
     i64_field::<P>(out, 0, 1, s.trace_id.low as i64);
     i64_field::<P>(out, 1, 2, s.trace_id.high as i64);
@@ -388,7 +390,7 @@ pub(crate) fn span<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan) {
     for r in &s.references {
         span_ref::<P>(out, r.ref_type, r.trace_id, r.span_id);
     }
-    // The whole sampling-state byte, firehose included (facts §1.2).
+    // The whole sampling-state byte, firehose included (jaeger-client-go `jaeger_thrift_span.go`).
     i32_field::<P>(out, 6, 7, i32::from(s.flags));
     i64_field::<P>(out, 7, 8, s.start_us);
     i64_field::<P>(out, 8, 9, s.duration_us);
@@ -401,7 +403,8 @@ pub(crate) fn span<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan) {
     stop(out);
 }
 
-/// A `Process`; field 2 (tags) is always present, possibly empty (vector 104).
+/// A `Process`; field 2 (tags) is always present, possibly empty, as jaeger-client-go writes it
+/// (checked in `differential_tests::vector_104_process`).
 pub(crate) fn process<P: Protocol>(out: &mut Vec<u8>, process: &Process) {
     bytes_field::<P>(out, 0, 1, process.service_name.as_bytes());
     tag_list_field::<P>(out, 1, 2, &process.tags);
@@ -505,7 +508,7 @@ impl Wire {
     }
 
     /// The exact length [`Wire::struct_list`] writes for `n` (compact: 1 byte up to 14
-    /// elements, else 1 + varint; binary: element type + i32), facts §1.1.
+    /// elements, else 1 + varint; binary: element type + i32), per Apache Thrift's protocol specs.
     pub(crate) fn struct_list_len(self, n: usize) -> usize {
         match self {
             Wire::Compact => Compact::struct_list_len(n),

@@ -1,4 +1,5 @@
-//! The remote sampler against a real HTTP server on loopback (facts §4.7).
+//! The remote sampler against a real HTTP server on loopback (behaviour of jaeger-client-go's
+//! `sampler_remote.go`).
 //!
 //! Every test has its own server and sampler. Polls are triggered with `poll_now` (the refresh
 //! interval is an hour unless the test is about the timer) and awaited on the counters: each
