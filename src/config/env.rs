@@ -51,9 +51,6 @@ pub(crate) struct EnvConfig {
     pub(crate) service_name: Option<String>,
     /// `JAEGER_DISABLED`: a no-op tracer.
     pub(crate) disabled: Option<bool>,
-    /// `JAEGER_RPC_METRICS`: Go's RPC metrics observer (parsed; no equivalent here yet).
-    #[allow(dead_code)]
-    pub(crate) rpc_metrics: Option<bool>,
     /// `JAEGER_TAGS`: tracer (process) tags, string-valued, in order.
     pub(crate) tags: Option<Vec<(String, String)>>,
     /// `JAEGER_TRACEID_128BIT`.
@@ -139,11 +136,13 @@ const SECRETS: [&str; 2] = ["JAEGER_PASSWORD", "JAEGER_AUTH_TOKEN"];
 
 /// [`read_env`] over a getter of UTF-8 values (empty ones as unset).
 fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, BuildError> {
+    // Go's RPC metrics observer has no equivalent here: the variable is only checked, so that
+    // a value Go would refuse is refused here too (jaeger-client-go `config/config_env.go`).
+    parse(get, "JAEGER_RPC_METRICS", parse_bool)?;
     let mut c = EnvConfig {
         sampler: read_sampler(get)?,
         service_name: get("JAEGER_SERVICE_NAME"),
         disabled: parse(get, "JAEGER_DISABLED", parse_bool)?,
-        rpc_metrics: parse(get, "JAEGER_RPC_METRICS", parse_bool)?,
         trace_id_128bit: parse(get, "JAEGER_TRACEID_128BIT", parse_bool)?,
         reporter_max_queue_size: parse(
             get,

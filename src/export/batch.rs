@@ -295,7 +295,10 @@ pub(crate) mod tests {
     use super::*;
     use crate::export::bench::root_span;
     use crate::receiver::{decode_batch, decode_datagram, ReceivedBatch, ReceivedSpan};
-    use crate::span::data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_FIREHOSE, FLAG_SAMPLED};
+    use crate::span::data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
+    /// Jaeger's firehose flag (jaeger-client-go `span_context.go`): the layer never sets it,
+    /// but the encoder must carry the whole flags byte.
+    const FLAG_FIREHOSE: u8 = 0x08;
     use crate::span::id::TraceId;
     use crate::thrift::differential_tests::{real_metadata, span_103, Rng, BARE_METADATA};
     use crate::thrift::reference::expanded;

@@ -39,7 +39,7 @@ pub(crate) struct Shared {
     pub(crate) live_states: AtomicUsize,
     pub(crate) counters: Arc<Counters>,
     /// Span and log timestamps; recalibrated by the exporter thread.
-    pub(crate) clock: crate::span::clock::Clock,
+    pub(crate) clock: crate::span::clock::SpanClock,
     /// Flush and shutdown requests, and the exporter thread to wake.
     pub(crate) hs: Handshake,
     /// A producer already asked the worker to wake up and it has not drained yet: later
@@ -78,7 +78,7 @@ impl Shared {
             pool: Pool::new((2 * wake).min(MAX_POOLED_RECORDS)),
             live_states: AtomicUsize::new(0),
             counters,
-            clock: crate::span::clock::Clock::new(),
+            clock: crate::span::clock::SpanClock::new(),
             hs: Handshake::default(),
             wake_pending: AtomicBool::new(false),
             wake_threshold: wake,

@@ -249,13 +249,9 @@ pub(crate) const MAX_BAGGAGE_VALUE_LENGTH: usize = 2048;
 impl SpanState {
     /// Re-parents the span under a remote context (or starts a debug/baggage-carrying trace
     /// from a context with no trace id). Refused once the context was observed.
-    pub(crate) fn set_parent(
-        &mut self,
-        remote: SpanContext,
-        inner: &Inner,
-    ) -> Result<(), crate::SetParentError> {
+    pub(crate) fn set_parent(&mut self, remote: SpanContext, inner: &Inner) -> Result<(), SetParentError> {
         if self.frozen {
-            return Err(crate::SetParentError::already_observed());
+            return Err(SetParentError::already_observed());
         }
         let counters = &inner.shared.counters;
         let was = (self.origin, self.rec.is_some());

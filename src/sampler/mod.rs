@@ -22,7 +22,7 @@ mod strategy;
 
 use per_operation::PerOperationSampler;
 use probabilistic::Probabilistic;
-use rate_limiting::{check_rate, Clock, RateLimitingSampler};
+use rate_limiting::{check_rate, LimiterClock, RateLimitingSampler};
 
 /// `sampler.type` values (jaeger-client-go `constants.go`).
 pub(crate) const TYPE_CONST: &str = "const";
@@ -178,7 +178,7 @@ impl Sampler {
             Kind::Const(sample) => Local::Const(*sample),
             Kind::Probabilistic(rate) => Local::Probabilistic(Probabilistic::clamped(*rate)),
             Kind::RateLimiting(rate) => {
-                Local::RateLimiting(RateLimitingSampler::new(*rate, Clock::monotonic()))
+                Local::RateLimiting(RateLimitingSampler::new(*rate, LimiterClock::monotonic()))
             }
             Kind::Remote(_) => unreachable!("remote samplers are started by `start`; this is a bug"),
         }
@@ -228,7 +228,7 @@ pub struct RemoteSampler {
     /// Crate-internal override of the HTTP timeout (tests).
     http_timeout: Option<Duration>,
     /// Crate-internal clock for the rate limiters of received strategies (tests).
-    clock: Option<Clock>,
+    clock: Option<LimiterClock>,
 }
 
 impl Default for RemoteSampler {
@@ -295,7 +295,7 @@ impl RemoteSampler {
     }
 
     #[cfg(test)]
-    pub(crate) fn clock(mut self, clock: Clock) -> Self {
+    pub(crate) fn clock(mut self, clock: LimiterClock) -> Self {
         self.clock = Some(clock);
         self
     }

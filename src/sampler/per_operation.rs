@@ -13,7 +13,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::probabilistic::Probabilistic;
-use super::rate_limiting::{Clock, RateLimitingSampler};
+use super::rate_limiting::{LimiterClock, RateLimitingSampler};
 use super::strategy::PerOperationStrategy;
 use super::{SamplerParam, SamplingDecision, TYPE_LOWERBOUND};
 use crate::span::id::TraceId;
@@ -31,7 +31,7 @@ struct GuaranteedThroughput {
 }
 
 impl GuaranteedThroughput {
-    fn new(lower_bound: f64, probabilistic: Probabilistic, clock: &Clock) -> Self {
+    fn new(lower_bound: f64, probabilistic: Probabilistic, clock: &LimiterClock) -> Self {
         let lower_bound = Arc::new(RateLimitingSampler::new(lower_bound, clock.clone()));
         GuaranteedThroughput { probabilistic, lower_bound }
     }
@@ -65,7 +65,7 @@ pub(crate) struct PerOperationSampler {
     /// Traces per second guaranteed to each operation (already validated: finite, >= 0).
     lower_bound: f64,
     max_operations: usize,
-    clock: Clock,
+    clock: LimiterClock,
     /// The highest boundary below 2^63 among the operations' rates and the default rate:
     /// an id above it is rejected by the probabilistic part of every operation that can
     /// reject at all (see [`PerOperationSampler::rejecting_boundary`]).
@@ -84,7 +84,7 @@ fn highest_rejecting_boundary(operations: &OperationMap, default: &Probabilistic
 
 impl PerOperationSampler {
     /// A sampler for a fresh strategy. `strategy.lower_bound` must be valid.
-    pub(crate) fn new(strategy: &PerOperationStrategy, max_operations: usize, clock: Clock) -> Self {
+    pub(crate) fn new(strategy: &PerOperationStrategy, max_operations: usize, clock: LimiterClock) -> Self {
         let empty = OperationMap::new();
         let operations = Self::operations_for(strategy, &empty, max_operations, &clock);
         let default = Probabilistic::clamped(strategy.default_sampling_probability);
@@ -127,7 +127,7 @@ impl PerOperationSampler {
         strategy: &PerOperationStrategy,
         current: &OperationMap,
         max_operations: usize,
-        clock: &Clock,
+        clock: &LimiterClock,
     ) -> OperationMap {
         let mut map = OperationMap::with_capacity(strategy.operations.len().min(max_operations));
         for (name, rate) in &strategy.operations {
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn listed_operations_use_their_rate_and_the_lower_bound() {
-        let (clock, t) = Clock::manual();
+        let (clock, t) = LimiterClock::manual();
         let s = PerOperationSampler::new(&strategy(0.001, 2.0, &[("GET /x", 0.5)]), 10, clock);
         let d = s.decide(YES, "GET /x");
         assert!(d.sampled);
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn new_operations_are_added_up_to_the_cap_then_use_the_default() {
-        let (clock, _t) = Clock::manual();
+        let (clock, _t) = LimiterClock::manual();
         let s = PerOperationSampler::new(&strategy(0.25, 1.0, &[("a", 1.0)]), 3, clock);
         let d = s.decide(NO, "b");
         // New operation: default rate, lower bound of 1 credit, so it is sampled once.
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn the_rejecting_boundary_is_the_highest_rate_below_one() {
-        let (clock, _t) = Clock::manual();
+        let (clock, _t) = LimiterClock::manual();
         let s =
             PerOperationSampler::new(&strategy(0.1, 1.0, &[("a", 0.5), ("b", 1.0), ("c", 0.25)]), 10, clock);
         assert_eq!(s.rejecting_boundary(), Probabilistic::new(0.5).unwrap().rejecting_boundary());
@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn zero_max_operations_always_uses_the_default() {
-        let (clock, _t) = Clock::manual();
+        let (clock, _t) = LimiterClock::manual();
         let s = PerOperationSampler::new(&strategy(0.5, 1.0, &[("a", 1.0)]), 0, clock);
         assert!(s.operation_names().is_empty());
         assert_eq!(s.decide(NO, "a").sampler_type, TYPE_PROBABILISTIC);
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn update_keeps_updates_adds_drops_and_clamps() {
-        let (clock, t) = Clock::manual();
+        let (clock, t) = LimiterClock::manual();
         let s = PerOperationSampler::new(
             &strategy(0.1, 4.0, &[("keep", 0.2), ("drop", 0.3), ("same", 0.4)]),
             10,
@@ -334,7 +334,7 @@ mod tests {
 
     #[test]
     fn update_caps_the_listed_operations() {
-        let (clock, _t) = Clock::manual();
+        let (clock, _t) = LimiterClock::manual();
         let s = PerOperationSampler::new(&strategy(0.1, 1.0, &[]), 2, clock);
         let u = s.updated(&strategy(0.1, 1.0, &[("a", 0.1), ("b", 0.2), ("a", 0.3), ("c", 0.4)]));
         assert_eq!(u.operation_names(), ["a", "b"]);
@@ -343,7 +343,7 @@ mod tests {
 
     #[test]
     fn concurrent_new_operations_respect_the_cap() {
-        let (clock, _t) = Clock::manual();
+        let (clock, _t) = LimiterClock::manual();
         let s = Arc::new(PerOperationSampler::new(&strategy(0.5, 1.0, &[]), 50, clock));
         let threads: Vec<_> = (0..4)
             .map(|i| {

@@ -16,12 +16,12 @@ use std::sync::{atomic::Ordering::SeqCst, Arc};
 
 use crate::error::BuildError;
 
-// === impl Clock ===
+// === impl LimiterClock ===
 
 /// Where the limiter reads the time. Only read when the balance runs short (the refill is
 /// lazy, as in jaeger-client-go's `utils/rate_limiter.go`), so the common path does not even look at it.
 #[derive(Clone, Debug)]
-pub(crate) enum Clock {
+pub(crate) enum LimiterClock {
     /// The monotonic clock, as nanoseconds since the given origin.
     Monotonic(Instant),
     /// A hand-driven clock in nanoseconds, for deterministic tests.
@@ -29,24 +29,24 @@ pub(crate) enum Clock {
     Manual(Arc<AtomicU64>),
 }
 
-impl Clock {
+impl LimiterClock {
     pub(crate) fn monotonic() -> Self {
-        Clock::Monotonic(Instant::now())
+        LimiterClock::Monotonic(Instant::now())
     }
 
     /// A manual clock and the handle that moves it (see [`advance`]).
     #[cfg(test)]
     pub(crate) fn manual() -> (Self, Arc<AtomicU64>) {
         let nanos = Arc::new(AtomicU64::new(1_000_000_000));
-        (Clock::Manual(nanos.clone()), nanos)
+        (LimiterClock::Manual(nanos.clone()), nanos)
     }
 
     fn now_nanos(&self) -> u64 {
         match self {
             // u64 nanoseconds last 584 years.
-            Clock::Monotonic(origin) => origin.elapsed().as_nanos() as u64,
+            LimiterClock::Monotonic(origin) => origin.elapsed().as_nanos() as u64,
             #[cfg(test)]
-            Clock::Manual(nanos) => nanos.load(SeqCst),
+            LimiterClock::Manual(nanos) => nanos.load(SeqCst),
         }
     }
 }
@@ -64,13 +64,13 @@ pub(crate) fn advance(nanos: &AtomicU64, seconds: f64) {
 pub(crate) struct RateLimiter {
     /// Credits available, as `f64` bits.
     balance: AtomicU64,
-    /// Clock reading of the last refill, in nanoseconds.
+    /// LimiterClock reading of the last refill, in nanoseconds.
     last_tick: AtomicU64,
     /// `f64` bits; written only by `update` (the sampler's poller thread).
     credits_per_second: AtomicU64,
     /// `f64` bits; written only by `update`.
     max_balance: AtomicU64,
-    clock: Clock,
+    clock: LimiterClock,
 }
 
 fn load_f64(a: &AtomicU64) -> f64 {
@@ -79,7 +79,7 @@ fn load_f64(a: &AtomicU64) -> f64 {
 
 impl RateLimiter {
     /// A limiter that starts full: `balance = max_balance` (`utils/rate_limiter.go`).
-    pub(crate) fn new(credits_per_second: f64, max_balance: f64, clock: Clock) -> Self {
+    pub(crate) fn new(credits_per_second: f64, max_balance: f64, clock: LimiterClock) -> Self {
         let now = clock.now_nanos();
         RateLimiter {
             balance: AtomicU64::new(max_balance.to_bits()),
@@ -186,7 +186,7 @@ pub(crate) fn check_rate(what: &str, rate: f64) -> Result<f64, BuildError> {
 
 impl RateLimitingSampler {
     /// `rate` must have passed [`check_rate`].
-    pub(crate) fn new(max_traces_per_second: f64, clock: Clock) -> Self {
+    pub(crate) fn new(max_traces_per_second: f64, clock: LimiterClock) -> Self {
         let max_balance = max_traces_per_second.max(1.0);
         RateLimitingSampler { limiter: RateLimiter::new(max_traces_per_second, max_balance, clock) }
     }
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn starts_full_and_refills_with_time() {
-        let (clock, t) = Clock::manual();
+        let (clock, t) = LimiterClock::manual();
         let l = RateLimiter::new(2.0, 2.0, clock);
         assert_eq!(take(&l, 3), [true, true, false]);
         advance(&t, 0.25); // 0.5 credit
@@ -242,7 +242,7 @@ mod tests {
     fn refill_is_lazy_as_in_go() {
         // Spending from a non-empty balance does not move last_tick, so the next refill
         // counts from the previous one: at t=10 Go grants 1 (old balance) + 2 (refill).
-        let (clock, t) = Clock::manual();
+        let (clock, t) = LimiterClock::manual();
         let l = RateLimiter::new(1.0, 2.0, clock);
         assert!(l.check_credit(1.0)); // balance 1
         advance(&t, 10.0);
@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn a_short_balance_is_left_refilled_not_spent() {
-        let (clock, t) = Clock::manual();
+        let (clock, t) = LimiterClock::manual();
         let l = RateLimiter::new(1.0, 1.0, clock);
         assert!(l.check_credit(1.0));
         advance(&t, 0.4);
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn rate_below_one_has_a_balance_of_one() {
-        let (clock, t) = Clock::manual();
+        let (clock, t) = LimiterClock::manual();
         let s = RateLimitingSampler::new(0.5, clock);
         assert_eq!(s.max_traces_per_second(), 0.5);
         assert!(s.sample(), "starts full with one credit");
@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn rate_zero_grants_the_initial_credit_only() {
-        let (clock, t) = Clock::manual();
+        let (clock, t) = LimiterClock::manual();
         let s = RateLimitingSampler::new(0.0, clock);
         assert!(s.sample());
         advance(&t, 3600.0);
@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn update_pro_rates_the_balance() {
-        let (clock, t) = Clock::manual();
+        let (clock, t) = LimiterClock::manual();
         let s = RateLimitingSampler::new(10.0, clock);
         assert_eq!(take(s.limiter(), 5), [true; 5]); // balance 5 of 10
         s.update(20.0); // 5 * 20 / 10
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn update_with_the_same_rate_is_a_no_op() {
-        let (clock, t) = Clock::manual();
+        let (clock, t) = LimiterClock::manual();
         let s = RateLimitingSampler::new(4.0, clock);
         assert!(s.sample());
         advance(&t, 0.125); // would add 0.5 if the update refilled
@@ -331,7 +331,7 @@ mod tests {
 
     #[test]
     fn concurrent_callers_never_exceed_the_balance() {
-        let (clock, _t) = Clock::manual();
+        let (clock, _t) = LimiterClock::manual();
         let l = Arc::new(RateLimiter::new(1000.0, 1000.0, clock));
         let granted = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..8)
@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn concurrent_callers_with_a_moving_clock_get_what_time_allows() {
-        let (clock, t) = Clock::manual();
+        let (clock, t) = LimiterClock::manual();
         let l = Arc::new(RateLimiter::new(100.0, 100.0, clock));
         let granted = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..4)

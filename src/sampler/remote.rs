@@ -14,7 +14,7 @@ use arc_swap::{ArcSwap, Guard};
 
 use super::per_operation::PerOperationSampler;
 use super::probabilistic::Probabilistic;
-use super::rate_limiting::{check_rate, Clock, RateLimitingSampler};
+use super::rate_limiting::{check_rate, LimiterClock, RateLimitingSampler};
 use super::strategy::{self, Strategy};
 use super::{Local, RemoteSampler};
 use crate::error::BuildError;
@@ -92,7 +92,7 @@ impl Remote {
             url,
             refresh_interval: config.refresh_interval,
             max_operations: config.max_operations,
-            clock: config.clock.clone().unwrap_or_else(Clock::monotonic),
+            clock: config.clock.clone().unwrap_or_else(LimiterClock::monotonic),
             counters,
         };
         let handle = thread::Builder::new()
@@ -169,7 +169,7 @@ struct Poller {
     refresh_interval: Duration,
     max_operations: usize,
     /// For the rate limiters of new strategies.
-    clock: Clock,
+    clock: LimiterClock,
     counters: Arc<Counters>,
 }
 

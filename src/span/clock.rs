@@ -12,18 +12,18 @@ use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug)]
-pub(crate) struct Clock {
+pub(crate) struct SpanClock {
     clock: quanta::Clock,
     base: quanta::Instant,
     /// Wall-clock µs minus monotonic µs since `base`.
     offset_us: AtomicI64,
 }
 
-impl Clock {
+impl SpanClock {
     pub(crate) fn new() -> Self {
         let clock = quanta::Clock::new();
         let base = clock.now();
-        let c = Clock { clock, base, offset_us: AtomicI64::new(0) };
+        let c = SpanClock { clock, base, offset_us: AtomicI64::new(0) };
         c.recalibrate();
         c
     }
@@ -54,7 +54,7 @@ mod tests {
 
     #[test]
     fn follows_the_wall_clock_and_never_goes_back() {
-        let c = Clock::new();
+        let c = SpanClock::new();
         let wall = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
         let (before, t, after) = (wall(), c.now_us(), wall());
         assert!(t >= before - 1000 && t <= after + 1000, "{before} <= {t} <= {after}");

@@ -12,9 +12,6 @@ use crate::span::id::TraceId;
 pub(crate) const FLAG_SAMPLED: u8 = 0x01;
 /// Sampling-state flag: debug (forced) sampling.
 pub(crate) const FLAG_DEBUG: u8 = 0x02;
-/// Sampling-state flag: firehose (backend skips indexing).
-#[allow(dead_code)]
-pub(crate) const FLAG_FIREHOSE: u8 = 0x08;
 
 /// A tag or log-field value, typed as Jaeger's `TagType` (jaeger-idl `thrift/jaeger.thrift`).
 #[derive(Clone, Debug, PartialEq)]
@@ -33,7 +30,7 @@ pub enum TagValue {
 
 impl TagValue {
     /// The Thrift `TagType` number of this value.
-    pub fn type_id(&self) -> i32 {
+    pub fn thrift_type(&self) -> i32 {
         match self {
             TagValue::String(_) => 0,
             TagValue::Double(_) => 1,

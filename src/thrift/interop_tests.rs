@@ -29,7 +29,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn tag_json(t: &Tag) -> Value {
-    let mut v = json!({ "key": t.key, "vType": t.value.type_id() });
+    let mut v = json!({ "key": t.key, "vType": t.value.thrift_type() });
     let (name, value) = match &t.value {
         TagValue::String(s) => ("vStr", json!(s)),
         TagValue::Double(d) => ("vDouble", json!(d.to_bits() as i64)),

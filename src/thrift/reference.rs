@@ -75,7 +75,7 @@ where
 pub(crate) fn write_tag<P: TOutputProtocol + ?Sized>(p: &mut P, tag: &Tag) -> EncodeResult {
     p.write_struct_begin(&STRUCT)?;
     string_field(p, 1, &tag.key)?;
-    i32_field(p, 2, tag.value.type_id())?;
+    i32_field(p, 2, tag.value.thrift_type())?;
     match &tag.value {
         TagValue::String(s) => string_field(p, 3, s)?,
         TagValue::Double(d) => {

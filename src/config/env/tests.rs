@@ -41,10 +41,7 @@ fn nothing_set_gives_nothing_but_the_remote_sampler() {
     for vars in [&[][..], &[("JAEGER_SERVICE_NAME", ""), ("JAEGER_AGENT_PORT", ""), ("UNRELATED", "x")][..]] {
         let c = ok(vars);
         assert_eq!(c.service_name, None);
-        assert_eq!(
-            (c.disabled, c.rpc_metrics, c.trace_id_128bit, c.reporter_log_spans),
-            (None, None, None, None)
-        );
+        assert_eq!((c.disabled, c.trace_id_128bit, c.reporter_log_spans), (None, None, None));
         assert_eq!(c.tags, None);
         assert_eq!((c.reporter_max_queue_size, c.reporter_flush_interval), (None, None));
         assert_eq!(
@@ -71,9 +68,8 @@ fn strings_are_taken_verbatim() {
 #[test]
 fn bools_follow_go_parse_bool() {
     type Field = fn(&EnvConfig) -> Option<bool>;
-    let fields: [(&str, Field); 5] = [
+    let fields: [(&str, Field); 4] = [
         ("JAEGER_DISABLED", |c| c.disabled),
-        ("JAEGER_RPC_METRICS", |c| c.rpc_metrics),
         ("JAEGER_TRACEID_128BIT", |c| c.trace_id_128bit),
         ("JAEGER_REPORTER_LOG_SPANS", |c| c.reporter_log_spans),
         ("JAEGER_REPORTER_ATTEMPT_RECONNECTING_DISABLED", |c| c.reconnecting_disabled),
@@ -104,6 +100,19 @@ fn bools_follow_go_parse_bool() {
                 format!("cannot parse env var {name}={bad}: invalid syntax (expected true or false)")
             );
         }
+    }
+}
+
+#[test]
+fn rpc_metrics_is_checked_like_every_bool_but_has_no_effect() {
+    for good in ["1", "t", "TRUE", "false", "F"] {
+        ok(&[("JAEGER_RPC_METRICS", good)]);
+    }
+    for bad in ["yes", "tRUE", "2"] {
+        assert_eq!(
+            err(&[("JAEGER_RPC_METRICS", bad)]),
+            format!("cannot parse env var JAEGER_RPC_METRICS={bad}: invalid syntax (expected true or false)")
+        );
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::rate_limiting::{advance, Clock};
+use super::rate_limiting::{advance, LimiterClock};
 use super::*;
 
 // === test server ===
@@ -254,7 +254,7 @@ fn initial_sampler_decides_while_a_slow_request_is_pending() {
 #[test]
 fn strategies_of_every_kind_and_both_strategy_type_forms_are_picked_up() {
     let server = Server::start();
-    let (clock, _t) = Clock::manual();
+    let (clock, _t) = LimiterClock::manual();
     server.reply(200, PROB_ONE);
     let (sampler, counters) = start(&server.endpoint(), "svc", |c| c.clock(clock).max_operations(2));
     wait_polls(&counters, 1);
@@ -304,7 +304,7 @@ fn strategies_of_every_kind_and_both_strategy_type_forms_are_picked_up() {
 #[test]
 fn limiter_balances_survive_updates_of_the_same_kind() {
     let server = Server::start();
-    let (clock, t) = Clock::manual();
+    let (clock, t) = LimiterClock::manual();
     server.reply(200, r#"{"strategyType":"RATE_LIMITING","rateLimitingSampling":{"maxTracesPerSecond":10}}"#);
     let (sampler, counters) = start(&server.endpoint(), "svc", |c| c.clock(clock));
     wait_polls(&counters, 1);
