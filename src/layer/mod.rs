@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tracing_core::span::{self, Attributes};
-use tracing_core::{Event, Level, Subscriber};
+use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef as RegistrySpan};
 use tracing_subscriber::Layer;
@@ -27,11 +27,11 @@ use crate::export::stats::{incr, Origin};
 use crate::export::Shared;
 use crate::sampler::{ActiveSampler, SamplerParam, SamplingDecision};
 use crate::span::context::SpanContext;
-use crate::span::data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::span::data::{Log, RefType, SpanRef, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::span::id;
 use crate::span::mapping::{
-    LogVisitor, OperationNameVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor, OTEL_NAME,
-    SAMPLING_PRIORITY,
+    debug_id_tag, record_event, OperationNameVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor,
+    OTEL_NAME, SAMPLING_PRIORITY,
 };
 use crate::span::record::Record;
 use state::child_context;
@@ -294,17 +294,7 @@ where
             let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) else { return };
             (rec.fields.pop().unwrap_or_default(), std::mem::take(&mut rec.strings))
         };
-        let meta = event.metadata();
-        fields.reserve(meta.fields().len() + 1);
-        let mut visitor = LogVisitor {
-            fields: &mut fields,
-            spare: &mut spare,
-            error: false,
-            max_len: self.inner.max_tag_value_length,
-        };
-        event.record(&mut visitor);
-        let error = visitor.error || *meta.level() == Level::ERROR;
-        fields.push(Tag::new("level", meta.level().as_str()));
+        let error = record_event(event, &mut fields, &mut spare, self.inner.max_tag_value_length);
         let log = Log { timestamp_us: self.inner.shared.clock.now_us(), fields };
         let mut ext = span.extensions_mut();
         if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
@@ -343,7 +333,7 @@ where
         // The logs stay in the record's ring: the exporter puts them in order.
         let data = &mut rec.span;
         if let Some(debug_id) = debug_id {
-            data.tags.push(Tag::new("jaeger-debug-id", debug_id));
+            data.tags.push(debug_id_tag(debug_id));
         }
         data.trace_id = trace_id;
         data.span_id = span_id;

@@ -360,6 +360,33 @@ impl fmt::Write for StackStr {
     }
 }
 
+// === events and the span's close ===
+
+/// Records an event as a log's fields: its own fields (cut at `max_len`), then `level`
+/// (e.g. "INFO"). Returns whether the event marks its span as failed: an ERROR event, or an
+/// error field.
+#[inline]
+pub(crate) fn record_event(
+    event: &tracing_core::Event<'_>,
+    fields: &mut Vec<Tag>,
+    spare: &mut Vec<String>,
+    max_len: usize,
+) -> bool {
+    let meta = event.metadata();
+    fields.reserve(meta.fields().len() + 1);
+    let mut visitor = LogVisitor { fields, spare, error: false, max_len };
+    event.record(&mut visitor);
+    let error = visitor.error || *meta.level() == tracing_core::Level::ERROR;
+    fields.push(Tag::new("level", meta.level().as_str()));
+    error
+}
+
+/// The tag a trace started by an incoming `jaeger-debug-id` carries on its root
+/// (jaeger-client-go `tracer.go`, the debug-id container).
+pub(crate) fn debug_id_tag(debug_id: String) -> Tag {
+    Tag::new("jaeger-debug-id", debug_id)
+}
+
 // === the span on the wire: what the mapping adds to what was recorded ===
 
 /// A tag value as the mapping produces it for the encoders: borrowed from the span or its
