@@ -16,7 +16,7 @@
 //! same conditions: 7.4 M spans/s through the batcher, 2,300 instructions per span; the
 //! span encoding alone is 16x faster than the `thrift` crate's (compact).
 //! `cargo test --release --lib bench_encode -- --ignored --nocapture` re-measures both,
-//! `benches/encode.rs` is the criterion bench. `thrift::differential_tests` asserts the
+//! `benches/encode.rs` is the criterion bench. `thrift::writer::tests` asserts the
 //! output is byte-identical to the `thrift` crate's for thousands of random structs.
 //!
 //! Functions are generic over [`Protocol`] (two zero-sized types), so each struct writer is
@@ -551,3 +551,6 @@ impl Wire {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

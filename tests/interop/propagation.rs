@@ -13,11 +13,10 @@ use std::process::{Command, Stdio};
 use jaeger_layer::{extract, Baggage, HttpHeaders, Propagator, SpanContext, TraceId};
 use serde_json::{json, Value};
 
+use crate::python as interop;
+
 const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
 const CODEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/codec.py");
-
-#[path = "interop/python.rs"]
-mod interop;
 
 /// Whether the Python peer is installed; panics when it is required but missing.
 fn peer_available(test: &str) -> bool {

@@ -1,101 +1,26 @@
-//! `writer` against the `thrift` crate (`reference`): the byte vectors of facts §12, which
-//! Apache Thrift's own library produced, for both; then thousands of random structs in both
+//! `writer` against the `thrift` crate (`reference`): byte vectors of jaeger-idl's
+//! `jaeger.thrift` and `agent.thrift` structs as Apache Thrift's own library produces them,
+//! for both; then thousands of random structs in both
 //! protocols, which must come out byte-identical. Random inputs aim at the boundaries: ids
 //! at and above 2^63, 64- and 128-bit trace ids, extreme i64s, NaN payloads, strings and
 //! lists around 14/15 elements (the compact list header) and 127/128 or 16383/16384 (varint
 //! lengths), and every combination of implied tags and parent reference.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 use thrift::protocol::{TFieldIdentifier, TOutputProtocol, TStructIdentifier, TType};
-use tracing_core::callsite::{Callsite, Identifier};
-use tracing_core::field::FieldSet;
-use tracing_core::metadata::{Kind, Level, Metadata};
-use tracing_core::subscriber::Interest;
 
-use super::reference::{self, expanded, Encoder, Sink};
-use super::writer::{self, Binary, Compact, Envelope, Protocol, Ty, Wire};
 use crate::span::data::{ClientStats, FinishedSpan, Log, Process, RefType, SpanRef, Tag, TagValue};
 use crate::span::id::TraceId;
+use crate::test_support::fixtures::{minimal_span, real_metadata, Rng, BARE_METADATA};
+use crate::thrift::reference::{self, expanded, Encoder, Sink};
+use crate::thrift::writer::{self, Binary, Compact, Envelope, Protocol, Ty, Wire};
 
 fn hex(s: &str) -> Vec<u8> {
     s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
 }
 
-/// A small deterministic generator (splitmix64), so failures reproduce.
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-/// The span of facts vector 103.
-pub(crate) fn span_103() -> FinishedSpan {
-    FinishedSpan {
-        trace_id: TraceId::new(0, 1),
-        span_id: 2,
-        parent_id: 0,
-        flags: 1,
-        operation: "op".into(),
-        references: vec![],
-        start_us: 1_000_000,
-        duration_us: 5,
-        tags: vec![],
-        logs: vec![],
-        sampler: None,
-        metadata: None,
-        error: false,
-    }
-}
-
-/// The metadata of a real `tracing` span callsite: file, line, module path, level INFO.
-pub(crate) fn real_metadata() -> &'static Metadata<'static> {
-    static META: OnceLock<&'static Metadata<'static>> = OnceLock::new();
-    META.get_or_init(|| {
-        let registry = tracing_subscriber::registry();
-        tracing::subscriber::with_default(registry, || {
-            tracing::info_span!("checkout", order = 1i64, user = "ada", paid = true).metadata()
-        })
-        .expect("a registry enables every span")
-    })
-}
-
-struct BareCallsite;
-impl Callsite for BareCallsite {
-    fn set_interest(&self, _: Interest) {}
-    fn metadata(&self) -> &Metadata<'_> {
-        &BARE_METADATA
-    }
-}
-static BARE_CALLSITE: BareCallsite = BareCallsite;
-/// Metadata with no file, line or module path: only `level` (WARN) is implied.
-pub(crate) static BARE_METADATA: Metadata<'static> = Metadata::new(
-    "bare",
-    "bare",
-    Level::WARN,
-    None,
-    None,
-    None,
-    FieldSet::new(&[], Identifier(&BARE_CALLSITE)),
-    Kind::SPAN,
-);
-
-// === facts §12 vectors, for both encoders ===
+// === known byte vectors, for both encoders ===
 
 fn ours(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut out = Vec::new();
@@ -110,8 +35,8 @@ fn theirs(compact: bool, f: impl FnOnce(&mut dyn TOutputProtocol) -> reference::
 #[test]
 fn vector_103_minimal_span() {
     let want = hex("16 02 16 00 16 04 16 00 18 02 6f 70 19 0c 15 02 16 80 89 7a 16 0a 19 0c 19 0c 00");
-    assert_eq!(ours(|o| Wire::Compact.span(o, &span_103())), want);
-    assert_eq!(theirs(true, |p| reference::write_span(p, &span_103())), want);
+    assert_eq!(ours(|o| Wire::Compact.span(o, &minimal_span())), want);
+    assert_eq!(theirs(true, |p| reference::write_span(p, &minimal_span())), want);
 }
 
 #[test]
@@ -250,7 +175,7 @@ fn trace_id(rng: &mut Rng) -> TraceId {
     TraceId::new(if rng.below(2) == 0 { 0 } else { rng.next() }, rng.next())
 }
 
-pub(crate) fn random_span(rng: &mut Rng) -> FinishedSpan {
+fn random_span(rng: &mut Rng) -> FinishedSpan {
     let references = (0..count(rng, 3))
         .map(|_| SpanRef {
             ref_type: if rng.below(3) == 0 { RefType::ChildOf } else { RefType::FollowsFrom },
