@@ -419,7 +419,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn vector_105_full_datagram() {
+    fn a_minimal_batch_encodes_to_the_64_byte_datagram_of_jaeger_idl() {
         let (mut b, _) = batcher(WireFormat::AgentCompact, 65_000, 0);
         b = Batcher { process_bytes: hex("18 03 73 76 63 19 0c 00"), ..b };
         let out = run(&mut b, &[minimal_span()]);
@@ -430,7 +430,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn vector_108_collector_body() {
+    fn a_minimal_collector_body_is_138_bytes_without_seq_no_or_stats() {
         let counters = Arc::new(Counters::default());
         let p = Process { service_name: "svc".into(), tags: vec![] };
         let mut b = Batcher::new(WireFormat::CollectorBinary, p, 65_000, 100, counters);
@@ -448,7 +448,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn round_trip_every_format() {
+    fn rich_spans_round_trip_in_every_format_with_implied_tags_and_stats() {
         let mut rng = Rng(1);
         let spans: Vec<_> = (0..40).map(|i| rich_span(i, &mut rng)).collect();
         for format in FORMATS {

@@ -124,7 +124,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hex_parts() {
+    fn hex_ids_accept_only_plain_hex_digits_up_to_their_width() {
         assert_eq!(hex_u64("0", 16), Some(0));
         assert_eq!(hex_u64("FfFf", 16), Some(0xffff));
         assert_eq!(hex_u64("ffffffffffffffff", 16), Some(u64::MAX));
@@ -139,7 +139,7 @@ mod tests {
     }
 
     #[test]
-    fn jaeger_baggage_pieces() {
+    fn jaeger_baggage_headers_split_like_go_parse_comma_separated_map() {
         // (header value, expected items), as jaeger-client-go's parseCommaSeparatedMap.
         let cases: &[(&str, &[(&str, &str)])] = &[
             ("k=v", &[("k", "v")]),

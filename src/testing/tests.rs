@@ -6,7 +6,7 @@ use crate::span::id::TraceId;
 use crate::test_support::fixtures::received_span as span;
 
 #[test]
-fn spans_lookups() {
+fn spans_find_by_name_parent_children_and_roots() {
     let spans = Spans::new(vec![
         span(1, 2, 1, "child", 20, 1),
         span(1, 1, 0, "root", 10, 100),

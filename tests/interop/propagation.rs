@@ -241,8 +241,8 @@ fn both_sides_agree_on_uber_trace_id_values() {
 }
 
 #[test]
-fn debug_id_only_and_baggage_only_carriers() {
-    if !peer_available("debug_id_only_and_baggage_only_carriers") {
+fn python_and_we_agree_on_debug_id_only_and_baggage_only_carriers() {
+    if !peer_available("python_and_we_agree_on_debug_id_only_and_baggage_only_carriers") {
         return;
     }
     for pairs in [&[("jaeger-debug-id", "req%2042")][..], &[("uberctx-k", "v%20w")][..]] {

@@ -107,7 +107,7 @@ fn bar_is_clamped_to_the_width() {
 }
 
 #[test]
-fn error_spans_tags_and_logs() {
+fn error_spans_are_marked_and_red_with_tags_and_logs_below() {
     let mut root = span(1, 1, 0, "GET /users", 0, 10_000);
     root.service_name = "web".into();
     root.tags.push(Tag::new("span.kind", "server"));

@@ -33,14 +33,14 @@ fn theirs(compact: bool, f: impl FnOnce(&mut dyn TOutputProtocol) -> reference::
 }
 
 #[test]
-fn vector_103_minimal_span() {
+fn a_minimal_span_encodes_to_the_same_compact_bytes_in_both_encoders() {
     let want = hex("16 02 16 00 16 04 16 00 18 02 6f 70 19 0c 15 02 16 80 89 7a 16 0a 19 0c 19 0c 00");
     assert_eq!(ours(|o| Wire::Compact.span(o, &minimal_span())), want);
     assert_eq!(theirs(true, |p| reference::write_span(p, &minimal_span())), want);
 }
 
 #[test]
-fn vector_104_process() {
+fn a_process_encodes_to_the_same_compact_bytes_in_both_encoders() {
     let process = Process { service_name: "svc".into(), tags: vec![] };
     let want = hex("18 03 73 76 63 19 0c 00");
     assert_eq!(ours(|o| Wire::Compact.process(o, &process)), want);
@@ -48,7 +48,7 @@ fn vector_104_process() {
 }
 
 #[test]
-fn vector_106_tags() {
+fn tags_of_every_type_encode_to_the_same_compact_bytes_in_both_encoders() {
     let cases: Vec<(Tag, &str)> = vec![
         (
             Tag::new("sampler.type", "const"),
@@ -67,7 +67,7 @@ fn vector_106_tags() {
 }
 
 #[test]
-fn vector_107_span_ref_and_log() {
+fn span_refs_and_logs_encode_to_the_same_compact_bytes_in_both_encoders() {
     let r = SpanRef { ref_type: RefType::FollowsFrom, trace_id: TraceId::new(0, 1), span_id: 2 };
     let want = hex("15 02 16 02 16 00 16 04 00");
     assert_eq!(ours(|o| writer::span_ref::<Compact>(o, r.ref_type, r.trace_id, r.span_id)), want);
@@ -89,7 +89,7 @@ fn overhead(n: usize, env: Envelope) -> usize {
 }
 
 #[test]
-fn envelope_overheads_of_facts_12_3() {
+fn batch_envelope_overhead_grows_with_the_span_count_and_the_stats() {
     let bare = Envelope { message_seqid: Some(1), seq_no: None, stats: None };
     let max = i64::MAX;
     let full_stats = ClientStats {

@@ -196,7 +196,7 @@ fn backoff_never_outlasts_the_timeout() {
 }
 
 #[test]
-fn configuration_is_checked() {
+fn bad_endpoints_headers_and_credentials_are_refused_without_leaking_secrets() {
     let ok = "http://collector:14268/api/traces";
     assert!(HttpTransport::new(HttpConfig::new(ok)).is_ok());
     for bad in [
