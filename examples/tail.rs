@@ -25,13 +25,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use jaeger_layer::receiver::{decode_datagram, ReceivedSpan};
+use jaeger_layer::receiver::{decode_datagram, render, ReceivedSpan};
 use jaeger_layer::{RefType, TagValue};
 use serde_json::{json, Value};
-
-#[path = "../src/testing/render.rs"]
-#[allow(dead_code)] // `names` serves `Spans::tree` in the library; not used here.
-mod render;
 
 const USAGE: &str = "usage: tail [--port 6831] [--binary-port PORT] [--host ADDR] [--quiet-ms 500] \
                      [--json] [--no-color] [--exit-after N]";
@@ -209,13 +205,11 @@ impl Pending {
 
 fn print_trace(spans: &[ReceivedSpan], args: &Args, color: bool, out: &mut dyn Write) -> io::Result<()> {
     if args.json {
-        for trace in render::layout(spans) {
-            for row in trace.rows {
-                writeln!(out, "{}", span_json(&spans[row.index]))?;
-            }
+        for i in render::display_order(spans) {
+            writeln!(out, "{}", span_json(&spans[i]))?;
         }
     } else {
-        writeln!(out, "{}", render::waterfall(spans, color, render::BAR_WIDTH))?;
+        writeln!(out, "{}", render::waterfall(spans, color))?;
     }
     out.flush()
 }

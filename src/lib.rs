@@ -12,6 +12,8 @@ mod layer;
 mod propagation;
 mod sampler;
 mod span;
+#[cfg(test)]
+mod test_support;
 mod thrift;
 mod transport;
 

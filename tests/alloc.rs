@@ -105,7 +105,7 @@ fn ours(sampler: Sampler) -> (UdpSocket, Dispatch, jaeger_layer::ExporterGuard) 
 }
 
 #[test]
-fn allocations_per_span() {
+fn spans_allocate_nothing_unsampled_and_a_fixed_count_sampled() {
     let floor = allocs_per_span(&Dispatch::new(tracing_subscriber::registry().with(Noop)), 10_000, None);
     let (_s1, unsampled, _g1) = ours(Sampler::never());
     let unsampled = allocs_per_span(&unsampled, 10_000, None);

@@ -42,7 +42,7 @@ fn nested_instrument_spans_form_one_tree() {
 }
 
 #[test]
-fn explicit_parent_and_disjoint_roots() {
+fn an_explicit_parent_wins_over_the_current_span_and_parent_none_is_a_root() {
     let h = Harness::new();
     h.run(|| {
         let a = info_span!("a");

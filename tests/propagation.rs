@@ -287,7 +287,7 @@ fn jaeger_zero_trace_id_and_debug_only_contexts() {
 }
 
 #[test]
-fn jaeger_baggage_extraction_rules() {
+fn uberctx_and_jaeger_baggage_headers_are_decoded_as_jaeger_clients_do() {
     let cx = extract(&HttpHeaders(headers(&[
         ("uber-trace-id", "1:2:0:1"),
         ("UberCtx-User-Name", "Ada+Lovelace"),
@@ -491,7 +491,7 @@ fn w3c_round_trips() {
 }
 
 #[test]
-fn w3c_traceparent_conformance() {
+fn w3c_traceparent_parses_per_trace_context_level_1() {
     let t = "0af7651916cd43dd8448eb211c80319c";
     let s = "b7ad6b7169203331";
     let ok: &[(&str, u8)] = &[
@@ -550,7 +550,7 @@ fn w3c_traceparent_conformance() {
 }
 
 #[test]
-fn w3c_tracestate_and_baggage() {
+fn w3c_tracestate_is_carried_verbatim_and_baggage_decoded() {
     // tracestate is carried unchanged, including odd spacing; dropped when not printable ASCII.
     let ts = "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE ,x@y=1";
     let cx =
@@ -704,7 +704,7 @@ fn b3_injects_the_spec_headers() {
 }
 
 #[test]
-fn b3_multi_conformance() {
+fn b3_multi_headers_parse_per_the_b3_spec() {
     let t = ("x-b3-traceid", "0000000000000001");
     let s = ("x-b3-spanid", "0000000000000002");
     let ok: &[(&[(&str, &str)], (u64, u64, u64, u64, u8))] = &[
@@ -758,7 +758,7 @@ fn b3_multi_conformance() {
 }
 
 #[test]
-fn b3_single_conformance() {
+fn b3_single_header_parses_per_the_b3_spec() {
     let t = "80f198ee56343ba864fe8b2a57d3eff7";
     let s = "e457b5a2e4d86bd1";
     let p = "05e3ac9a4f6e3b90";
@@ -1092,7 +1092,7 @@ fn random_garbage_never_panics() {
 
 #[cfg(feature = "http")]
 #[test]
-fn header_map_carriers() {
+fn http_header_maps_skip_invalid_headers_and_extract_what_was_injected() {
     use http::{HeaderMap, HeaderValue};
     let cx = SpanContext::new(TraceId::new(HIGH, LOW), 2, 1, 1)
         .with_baggage([("User", "ada lovelace"), ("bad key", "dropped")].into_iter().collect())

@@ -288,7 +288,7 @@ pub(crate) fn too_large_message(
 
 #[cfg(all(test, feature = "receiver"))]
 pub(crate) mod tests {
-    //! Every emitted datagram is decoded with our decoder (and, in `thrift::interop_tests`,
+    //! Every emitted datagram is decoded with our decoder (and, in `thrift::tests`,
     //! with jaeger-client-python's) and checked against what was pushed.
     use std::borrow::Cow;
 
@@ -300,7 +300,7 @@ pub(crate) mod tests {
     /// but the encoder must carry the whole flags byte.
     const FLAG_FIREHOSE: u8 = 0x08;
     use crate::span::id::TraceId;
-    use crate::thrift::differential_tests::{real_metadata, span_103, Rng, BARE_METADATA};
+    use crate::test_support::fixtures::{minimal_span, real_metadata, Rng, BARE_METADATA};
     use crate::thrift::reference::expanded;
 
     const FORMATS: [WireFormat; 3] =
@@ -380,7 +380,7 @@ pub(crate) mod tests {
 
     /// A small span of random size, up to a sixth of `max`: alone it always fits `max`.
     fn sized_span(i: u64, rng: &mut Rng, max: usize) -> FinishedSpan {
-        let mut s = span_103();
+        let mut s = minimal_span();
         s.span_id = (1 << 63) + i;
         s.trace_id = TraceId::new(i, u64::MAX - i);
         s.tags.push(Tag::new("s", "x".repeat(rng.below(max as u64 / 6) as usize)));
@@ -422,10 +422,10 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn vector_105_full_datagram() {
+    fn a_minimal_batch_encodes_to_the_64_byte_datagram_of_jaeger_idl() {
         let (mut b, _) = batcher(WireFormat::AgentCompact, 65_000, 0);
         b = Batcher { process_bytes: hex("18 03 73 76 63 19 0c 00"), ..b };
-        let out = run(&mut b, &[span_103()]);
+        let out = run(&mut b, &[minimal_span()]);
         let expected = hex("82 21 01 09 65 6d 69 74 42 61 74 63 68 1c 1c 18 03 73 76 63 19 0c 00 19 1c \
              16 02 16 00 16 04 16 00 18 02 6f 70 19 0c 15 02 16 80 89 7a 16 0a 19 0c 19 0c 00 \
              16 02 1c 16 00 16 00 16 00 00 00 00");
@@ -433,11 +433,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn vector_108_collector_body() {
+    fn a_minimal_collector_body_is_138_bytes_without_seq_no_or_stats() {
         let counters = Arc::new(Counters::default());
         let p = Process { service_name: "svc".into(), tags: vec![] };
         let mut b = Batcher::new(WireFormat::CollectorBinary, p, 65_000, 100, counters);
-        let out = run(&mut b, &[span_103()]);
+        let out = run(&mut b, &[minimal_span()]);
         assert_eq!(out.len(), 1);
         let body = &out[0];
         assert_eq!(body.len(), 138);
@@ -451,7 +451,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn round_trip_every_format() {
+    fn rich_spans_round_trip_in_every_format_with_implied_tags_and_stats() {
         let mut rng = Rng(1);
         let spans: Vec<_> = (0..40).map(|i| rich_span(i, &mut rng)).collect();
         for format in FORMATS {
@@ -571,11 +571,11 @@ pub(crate) mod tests {
         for format in FORMATS {
             let (probe, _) = batcher(format, usize::MAX, 0);
             let mut one = Batcher { ..probe };
-            let out = run(&mut one, &[span_103()]);
+            let out = run(&mut one, &[minimal_span()]);
             let exact = out[0].len();
 
             let (mut b, counters) = batcher(format, exact, 0);
-            let out = run(&mut b, &[span_103()]);
+            let out = run(&mut b, &[minimal_span()]);
             assert_eq!(out.len(), 1);
             assert_eq!(out[0].len(), exact, "{format:?}");
             assert_eq!(decode(format, &out[0]).spans.len(), 1);
@@ -583,7 +583,7 @@ pub(crate) mod tests {
 
             let (mut b, counters) = batcher(format, exact - 1, 0);
             assert!(counters.held.take(1));
-            assert!(run(&mut b, &[span_103()]).is_empty());
+            assert!(run(&mut b, &[minimal_span()]).is_empty());
             assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 1, "{format:?}");
             assert_eq!(counters.held.count(), 0);
         }
@@ -593,9 +593,9 @@ pub(crate) mod tests {
     fn two_spans_exactly_filling_the_limit_share_a_packet() {
         for format in FORMATS {
             let (mut probe, _) = batcher(format, usize::MAX, 0);
-            let two = run(&mut probe, &[span_103(), span_103()])[0].len();
+            let two = run(&mut probe, &[minimal_span(), minimal_span()])[0].len();
             let (mut b, _) = batcher(format, two, 0);
-            let out = run(&mut b, &[span_103(), span_103(), span_103()]);
+            let out = run(&mut b, &[minimal_span(), minimal_span(), minimal_span()]);
             let sizes: Vec<usize> = out.iter().map(Vec::len).collect();
             assert_eq!(sizes[0], two, "{format:?}");
             assert_eq!(out.len(), 2);
@@ -626,7 +626,7 @@ pub(crate) mod tests {
     fn an_empty_flush_sends_nothing_and_consumes_no_seq_no() {
         let (mut b, counters) = batcher(WireFormat::AgentCompact, 65_000, 0);
         assert!(run(&mut b, &[]).is_empty());
-        let out = run(&mut b, &[span_103()]);
+        let out = run(&mut b, &[minimal_span()]);
         assert_eq!(decode_datagram(&out[0]).unwrap().seq_no, Some(1));
         assert_eq!(counters.packets_sent.load(Relaxed), 1);
     }
@@ -635,7 +635,7 @@ pub(crate) mod tests {
     fn a_packet_limit_below_the_envelope_drops_without_panicking() {
         for format in FORMATS {
             let (mut b, counters) = batcher(format, 10, 0);
-            assert!(run(&mut b, &[span_103(), span_103()]).is_empty());
+            assert!(run(&mut b, &[minimal_span(), minimal_span()]).is_empty());
             assert_eq!(counters.spans_dropped_too_large.load(Relaxed), 2);
         }
     }
@@ -667,7 +667,7 @@ pub(crate) mod tests {
         let msg = too_large_message(&long, 70_000, 64, 65_000, SpanPart::Operation(10_000), 1);
         assert!(msg.len() < 500 && msg.contains("the operation name (10000 bytes)"), "{msg}");
         // From a real span: the batcher names the culprit it measured.
-        let mut huge = span_103();
+        let mut huge = minimal_span();
         huge.tags.push(Tag::new("small", "s"));
         huge.logs.push(Log { timestamp_us: 0, fields: vec![Tag::new("big", "b".repeat(99))] });
         assert_eq!(huge.largest_part(), SpanPart::LogField("big", 99));
@@ -675,7 +675,7 @@ pub(crate) mod tests {
 
     #[test]
     fn too_large_reports_are_rate_limited() {
-        let mut huge = span_103();
+        let mut huge = minimal_span();
         huge.tags.push(Tag::new("payload", "z".repeat(2_000)));
         let (mut b, counters) = batcher(WireFormat::AgentCompact, 1_000, 0);
         assert!(b.last_too_large_report.is_none());

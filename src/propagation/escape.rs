@@ -151,7 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn unescape_rules() {
+    fn query_unescape_refuses_bad_escapes_and_lossy_decoding_replaces_them() {
         assert_eq!(query_unescape("a%20b+c").as_deref(), Some("a b c"));
         assert_eq!(query_unescape("%e2%9c%93").as_deref(), Some("✓"));
         for bad in ["%", "%2", "%zz", "a%g1", "%ff"] {

@@ -164,7 +164,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jaeger_baggage_pieces() {
+    fn jaeger_baggage_headers_split_like_go_parse_comma_separated_map() {
         // (header value, expected items), as jaeger-client-go's parseCommaSeparatedMap.
         let cases: &[(&str, &[(&str, &str)])] = &[
             ("k=v", &[("k", "v")]),

@@ -146,7 +146,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn baggage_members() {
+    fn w3c_baggage_members_skip_malformed_entries_and_decode_lossily() {
         let cases: &[(&str, &[(&str, &str)])] = &[
             ("k=v", &[("k", "v")]),
             (" k = v ;p=1;q , k2=a%20b+c", &[("k", "v"), ("k2", "a b+c")]),
@@ -164,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn tokens() {
+    fn only_rfc_7230_token_characters_make_a_token() {
         assert!(is_token("abc-1.2_~!"));
         for bad in ["", "a b", "a,b", "a;b", "a=b", "é", "a\"", "a/b"] {
             assert!(!is_token(bad), "{bad:?}");

@@ -51,6 +51,7 @@ use std::time::Duration;
 use crate::span::data::{Log, SpanRef, Tag, TagValue};
 use crate::span::id::TraceId;
 mod decode;
+pub mod render;
 
 /// Large enough for any UDP datagram (IPv4 payloads stop at 65,507 bytes, IPv6 jumbograms
 /// aside), so a datagram is never truncated into a decode error.

@@ -329,7 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn sampling_urls() {
+    fn sampling_url_appends_the_encoded_service_and_refuses_non_http_endpoints() {
         assert_eq!(
             sampling_url("http://127.0.0.1:5778/sampling", "my svc").unwrap(),
             "http://127.0.0.1:5778/sampling?service=my+svc"

@@ -144,7 +144,7 @@ mod tests {
     }
 
     #[test]
-    fn the_three_kinds_from_the_agent() {
+    fn probabilistic_rate_limiting_and_per_operation_strategies_are_parsed() {
         assert_eq!(
             ok(r#"{"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":0.5}}"#),
             Some(Strategy::Probabilistic(0.5))
@@ -168,7 +168,7 @@ mod tests {
     }
 
     #[test]
-    fn strategy_type_as_integer_and_absent() {
+    fn strategy_type_may_be_an_integer_or_absent() {
         assert_eq!(
             ok(r#"{"strategyType":1,"rateLimitingSampling":{"maxTracesPerSecond":2}}"#),
             Some(Strategy::RateLimiting(2.0))

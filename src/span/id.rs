@@ -268,7 +268,7 @@ mod tests {
     }
 
     #[test]
-    fn trace_id_width() {
+    fn trace_ids_are_64_or_128_bit_and_narrow_ones_print_as_16_hex_digits() {
         assert_eq!(new_trace_id(false).high, 0);
         let wide = new_trace_id(true);
         assert_ne!(wide.high, 0);

@@ -61,8 +61,6 @@
 // line calls the function, so the doc test does run it.
 #![allow(clippy::test_attr_in_doctest)]
 
-mod render;
-
 use std::collections::HashSet;
 use std::fmt;
 use std::io;
@@ -71,7 +69,7 @@ use std::time::Duration;
 
 use crate::config::builder::Builder;
 use crate::layer::JaegerLayer;
-use crate::receiver::{ReceivedSpan, Receiver};
+use crate::receiver::{render, ReceivedSpan, Receiver};
 use crate::span::data::TagValue;
 use crate::span::id::TraceId;
 
@@ -83,7 +81,7 @@ const TEST_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 /// count, services, duration), then per span its operation, service, duration and a bar
 /// whose offset and length show when it ran within the trace (as in Jaeger UI's timeline),
 /// with its tags and logs one level deeper; error spans are marked `[error]`. Plain text, no
-/// colour; `examples/tail.rs` prints the same thing.
+/// colour: [`receiver::render::waterfall`](crate::receiver::render::waterfall).
 ///
 /// ```text
 /// trace 4bf92f3577b34da6a3ce929d0e0e4736: 2 spans, 2 services (web, db), 10.00ms
@@ -94,7 +92,7 @@ const TEST_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 ///     log +1.00ms: message="timeout"
 /// ```
 pub fn render_tree(spans: &[ReceivedSpan]) -> String {
-    render::waterfall(spans, false, render::BAR_WIDTH)
+    render::waterfall(spans, false)
 }
 
 // === impl TestAgent ===

@@ -6,8 +6,6 @@
 pub(crate) mod writer;
 
 #[cfg(test)]
-pub(crate) mod differential_tests;
-#[cfg(all(test, feature = "receiver"))]
-mod interop_tests;
-#[cfg(test)]
 pub(crate) mod reference;
+#[cfg(all(test, feature = "receiver"))]
+mod tests;

@@ -1,6 +1,6 @@
 //! The reference encoder, test-only: the Jaeger structs written through the `thrift`
 //! crate's `TCompactOutputProtocol` / `TBinaryOutputProtocol`, as the exporter did before
-//! `writer` replaced it for speed. `differential_tests` asserts that `writer` produces the
+//! `writer` replaced it for speed. `writer::tests` asserts that `writer` produces the
 //! same bytes for every struct and format. Kept as the exporter wrote spans then: the
 //! implied tags and the CHILD_OF reference are first expanded into the span
 //! ([`expanded`]), which is what `writer` now does on the fly.

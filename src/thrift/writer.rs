@@ -14,7 +14,7 @@
 //! reference are written from the span's fields instead of being built as a `Vec<Tag>` first.
 //! The result is several times faster than the `thrift` crate's encoder: `cargo bench --bench
 //! encode` measures the batcher, `cargo test --release --lib bench_encode -- --ignored
-//! --nocapture` prints both encoders side by side. `thrift::differential_tests` asserts the
+//! --nocapture` prints both encoders side by side. `thrift::writer::tests` asserts the
 //! output is byte-identical to the `thrift` crate's for thousands of random structs.
 //!
 //! Functions are generic over [`Protocol`] (two zero-sized types), so each struct writer is
@@ -516,3 +516,6 @@ impl Wire {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

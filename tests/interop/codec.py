@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""jaeger-client-python's TextCodec as a propagation peer for tests/propagation_interop.rs.
+"""jaeger-client-python's TextCodec as a propagation peer for tests/interop/propagation.rs.
 
 Uses `jaeger_client.codecs.TextCodec(url_encoding=True)`, the HTTP-headers mode, or with
 `"url_encoding": false` in the request the text-map mode (values verbatim).

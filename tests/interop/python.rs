@@ -1,5 +1,6 @@
-//! The Python interpreter of the interop venv, shared by every interop test (crate-internal
-//! and integration): `<repo>/.venv/bin/python`, made by `tests/interop/setup-venv.sh`.
+//! The Python interpreter of the interop venv, for the interop tests of this binary:
+//! `<repo>/.venv/bin/python`, made by `tests/interop/setup-venv.sh`. The crate's unit tests
+//! have their own lookup (`src/test_support/python.rs`): they are another crate.
 
 use std::path::PathBuf;
 

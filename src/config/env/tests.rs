@@ -146,7 +146,7 @@ fn durations_positive_for_every_duration_variable() {
 }
 
 #[test]
-fn go_duration_syntax() {
+fn durations_parse_with_go_duration_syntax() {
     let ms = Duration::from_millis;
     let good = [
         ("0", Duration::ZERO),
@@ -202,7 +202,7 @@ fn go_duration_syntax() {
 }
 
 #[test]
-fn integers() {
+fn integer_variables_are_parsed_within_their_bounds() {
     let c = ok(&[("JAEGER_REPORTER_MAX_QUEUE_SIZE", "1000")]);
     assert_eq!(c.reporter_max_queue_size, Some(1000));
     assert_eq!(ok(&[("JAEGER_REPORTER_MAX_QUEUE_SIZE", "16777216")]).reporter_max_queue_size, Some(1 << 24));
@@ -233,7 +233,7 @@ fn integers() {
 }
 
 #[test]
-fn sampler_types_and_params() {
+fn sampler_type_and_param_select_the_sampler() {
     let p = |r| Sampler::probabilistic(r).unwrap();
     let cases: Vec<(Vars<'_>, Sampler)> = vec![
         (&[("JAEGER_SAMPLER_TYPE", "const"), ("JAEGER_SAMPLER_PARAM", "1")], Sampler::always()),
@@ -290,7 +290,7 @@ fn sampler_types_and_params() {
 }
 
 #[test]
-fn sampler_errors() {
+fn bad_sampler_variables_are_errors_naming_the_variable() {
     let cases: [(Vars<'_>, &str); 7] = [
         (
             &[("JAEGER_SAMPLER_TYPE", "lowerbound")],
@@ -365,7 +365,7 @@ fn sampling_endpoint_precedence_and_fallbacks() {
 }
 
 #[test]
-fn agent_host_port_composition() {
+fn agent_host_and_port_compose_an_endpoint_with_defaults_and_ipv6_brackets() {
     let cases: [(Vars<'_>, Option<&str>); 7] = [
         (&[], None),
         (&[("JAEGER_AGENT_HOST", "agent")], Some("agent:6831")),
@@ -389,7 +389,7 @@ fn agent_host_port_composition() {
 }
 
 #[test]
-fn reconnect_settings() {
+fn reconnect_variables_disable_reconnecting_or_set_its_interval() {
     let cases: [(Vars<'_>, Option<Option<Duration>>); 5] = [
         (&[], None),
         (&[("JAEGER_REPORTER_ATTEMPT_RECONNECTING_DISABLED", "true")], Some(None)),
@@ -410,7 +410,7 @@ fn reconnect_settings() {
 }
 
 #[test]
-fn collector_endpoint_and_auth() {
+fn jaeger_endpoint_selects_the_collector_with_basic_or_bearer_auth() {
     const URL: &str = "http://collector:14268/api/traces";
     let c = ok(&[("JAEGER_ENDPOINT", URL)]);
     assert_eq!((c.endpoint.as_deref(), c.auth.as_ref()), (Some(URL), None));
@@ -486,7 +486,7 @@ fn collector_errors_never_show_secrets() {
 }
 
 #[test]
-fn tags() {
+fn jaeger_tags_parse_key_value_pairs_with_env_references() {
     let env = [("HOST_ENV", "box7"), ("EMPTY_ENV", "")];
     let cases: [(&str, &[(&str, &str)]); 9] = [
         ("a=1", &[("a", "1")]),
@@ -521,7 +521,7 @@ fn tags() {
 }
 
 #[test]
-fn propagation() {
+fn jaeger_propagation_selects_one_or_a_composite_propagator() {
     let cases = [
         ("jaeger", Propagator::jaeger()),
         ("w3c", Propagator::w3c()),

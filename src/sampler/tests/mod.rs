@@ -9,7 +9,7 @@ fn start(s: &Sampler) -> ActiveSampler {
 }
 
 #[test]
-fn const_samplers() {
+fn const_samplers_always_or_never_sample_with_const_tags() {
     let id = TraceId::new(0, 42);
     assert_eq!(
         start(&Sampler::always()).decide(id, "op"),
@@ -54,7 +54,7 @@ fn unsampled_trace_ids_are_rejected_by_the_probabilistic_rule() {
 }
 
 #[test]
-fn rate_limiting_sampler_tags_and_budget() {
+fn rate_limiting_sampler_spends_its_initial_budget_and_tags_its_rate() {
     let s = start(&Sampler::rate_limiting(3.0).unwrap());
     let d: Vec<_> = (0..4).map(|i| s.decide(TraceId::new(0, i), "op")).collect();
     // Starts full with 3 credits; a real clock may add a little, never a whole credit
@@ -64,7 +64,7 @@ fn rate_limiting_sampler_tags_and_budget() {
 }
 
 #[test]
-fn constructors_validate() {
+fn constructors_refuse_rates_outside_their_range() {
     for bad in [-0.1, 1.1, f64::NAN] {
         assert!(
             matches!(Sampler::probabilistic(bad), Err(ref e) if e.kind() == crate::error::BuildErrorKind::InvalidSetting),
@@ -82,7 +82,7 @@ fn constructors_validate() {
 }
 
 #[test]
-fn remote_defaults() {
+fn remote_sampler_defaults_match_jaeger_client_go() {
     let r = RemoteSampler::new();
     assert_eq!(r.endpoint, "http://127.0.0.1:5778/sampling");
     assert_eq!(r.refresh_interval, Duration::from_secs(60));

@@ -6,152 +6,15 @@
 //! poll ends by incrementing exactly one of `sampler_queries_err`, `sampler_updates_ok` or
 //! `sampler_updates_err`.
 
-use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{mpsc, Arc, Condvar, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use super::rate_limiting::{advance, LimiterClock};
 use super::*;
-
-// === test server ===
-
-enum Reply {
-    Send(u16, String),
-    /// Answers only once the test sends on (or drops) the paired sender.
-    Hold(mpsc::Receiver<()>, u16, String),
-}
-
-struct ServerState {
-    replies: VecDeque<Reply>,
-    /// Sent once the scripted replies are used up.
-    fallback: (u16, String),
-    /// The request target (path and query) of each request, in order.
-    requests: Vec<String>,
-    stop: bool,
-}
-
-struct Server {
-    addr: SocketAddr,
-    state: Arc<(Mutex<ServerState>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Arc::new((
-            Mutex::new(ServerState {
-                replies: VecDeque::new(),
-                fallback: (503, "no scripted reply".into()),
-                requests: Vec::new(),
-                stop: false,
-            }),
-            Condvar::new(),
-        ));
-        let shared = state.clone();
-        let thread = thread::spawn(move || serve(&listener, &shared));
-        Server { addr, state, thread: Some(thread) }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}/sampling", self.addr)
-    }
-
-    fn reply(&self, status: u16, body: &str) {
-        self.state.0.lock().unwrap().replies.push_back(Reply::Send(status, body.into()));
-    }
-
-    fn hold(&self, status: u16, body: &str) -> mpsc::Sender<()> {
-        let (tx, rx) = mpsc::channel();
-        self.state.0.lock().unwrap().replies.push_back(Reply::Hold(rx, status, body.into()));
-        tx
-    }
-
-    fn fallback(&self, status: u16, body: &str) {
-        self.state.0.lock().unwrap().fallback = (status, body.into());
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.state.0.lock().unwrap().requests.clone()
-    }
-
-    /// Waits (bounded) until `n` requests have arrived.
-    fn wait_requests(&self, n: usize) {
-        let (lock, cv) = &*self.state;
-        let deadline = Instant::now() + WAIT;
-        let mut state = lock.lock().unwrap();
-        while state.requests.len() < n {
-            let now = Instant::now();
-            assert!(now < deadline, "timed out waiting for request {n}; got {:?}", state.requests);
-            state = cv.wait_timeout(state, deadline - now).unwrap().0;
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.state.0.lock().unwrap().stop = true;
-        // Wake the accept loop.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(listener: &TcpListener, state: &(Mutex<ServerState>, Condvar)) {
-    for conn in listener.incoming() {
-        if state.0.lock().unwrap().stop {
-            return;
-        }
-        let Ok(mut conn) = conn else { continue };
-        let target = read_request_target(&mut conn).unwrap_or_default();
-        let reply = {
-            let mut s = state.0.lock().unwrap();
-            s.requests.push(target);
-            state.1.notify_all();
-            s.replies.pop_front()
-        };
-        let (status, body) = match reply {
-            Some(Reply::Send(status, body)) => (status, body),
-            Some(Reply::Hold(release, status, body)) => {
-                // Bounded so that a test that forgets to release cannot hang the suite.
-                let _ = release.recv_timeout(Duration::from_secs(60));
-                (status, body)
-            }
-            None => state.0.lock().unwrap().fallback.clone(),
-        };
-        let reason = if status < 400 { "OK" } else { "Error" };
-        let _ = write!(
-            conn,
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{body}",
-            body.len()
-        );
-    }
-}
-
-/// Reads the request head and returns its target, e.g. `/sampling?service=svc`.
-fn read_request_target(conn: &mut TcpStream) -> Option<String> {
-    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut head = Vec::new();
-    let mut buf = [0; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = conn.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    let mut line = head.lines().next()?.split_whitespace();
-    (line.next()? == "GET").then(|| line.next().map(str::to_owned))?
-}
+use crate::test_support::http_server::Server;
 
 // === helpers ===
 
@@ -228,9 +91,9 @@ fn decision(sampled: bool, sampler_type: &'static str, param: f64) -> SamplingDe
 fn first_poll_is_at_start_up_with_the_service_name_url_encoded() {
     let server = Server::start();
     server.reply(200, PROB_ONE);
-    let (sampler, counters) = start(&server.endpoint(), "my svc/ä&x", |c| c);
+    let (sampler, counters) = start(&server.url("/sampling"), "my svc/ä&x", |c| c);
     wait_polls(&counters, 1);
-    assert_eq!(server.requests(), ["/sampling?service=my+svc%2F%C3%A4%26x"]);
+    assert_eq!(server.targets(), ["/sampling?service=my+svc%2F%C3%A4%26x"]);
     assert_eq!(counts(&counters), [1, 0, 1, 0]);
     assert_eq!(sampler.decide(NO, "op"), decision(true, TYPE_PROBABILISTIC, 1.0));
 }
@@ -239,7 +102,7 @@ fn first_poll_is_at_start_up_with_the_service_name_url_encoded() {
 fn initial_sampler_decides_while_a_slow_request_is_pending() {
     let server = Server::start();
     let release = server.hold(200, PROB_ONE);
-    let (sampler, counters) = start(&server.endpoint(), "svc", |c| c);
+    let (sampler, counters) = start(&server.url("/sampling"), "svc", |c| c);
     server.wait_requests(1);
     // The server holds its answer: decisions are still made, with the initial sampler.
     for i in 0..10_000 {
@@ -256,7 +119,7 @@ fn strategies_of_every_kind_and_both_strategy_type_forms_are_picked_up() {
     let server = Server::start();
     let (clock, _t) = LimiterClock::manual();
     server.reply(200, PROB_ONE);
-    let (sampler, counters) = start(&server.endpoint(), "svc", |c| c.clock(clock).max_operations(2));
+    let (sampler, counters) = start(&server.url("/sampling"), "svc", |c| c.clock(clock).max_operations(2));
     wait_polls(&counters, 1);
     assert_eq!(sampler.decide(NO, "op"), decision(true, TYPE_PROBABILISTIC, 1.0));
 
@@ -298,7 +161,7 @@ fn strategies_of_every_kind_and_both_strategy_type_forms_are_picked_up() {
     );
 
     assert_eq!(counts(&counters), [4, 0, 4, 0]);
-    assert_eq!(server.requests().len(), 4);
+    assert_eq!(server.targets().len(), 4);
 }
 
 #[test]
@@ -306,7 +169,7 @@ fn limiter_balances_survive_updates_of_the_same_kind() {
     let server = Server::start();
     let (clock, t) = LimiterClock::manual();
     server.reply(200, r#"{"strategyType":"RATE_LIMITING","rateLimitingSampling":{"maxTracesPerSecond":10}}"#);
-    let (sampler, counters) = start(&server.endpoint(), "svc", |c| c.clock(clock));
+    let (sampler, counters) = start(&server.url("/sampling"), "svc", |c| c.clock(clock));
     wait_polls(&counters, 1);
     let sampled = |n: usize| (0..n).filter(|_| sampler.decide(YES, "op").sampled).count();
     assert_eq!(sampled(5), 5); // balance 10 -> 5
@@ -345,7 +208,7 @@ fn limiter_balances_survive_updates_of_the_same_kind() {
 fn errors_keep_the_last_strategy_and_are_counted_like_go() {
     let server = Server::start();
     server.reply(200, PROB_ONE);
-    let (sampler, counters) = start(&server.endpoint(), "svc", |c| c);
+    let (sampler, counters) = start(&server.url("/sampling"), "svc", |c| c);
     wait_polls(&counters, 1);
     assert_eq!(counts(&counters), [1, 0, 1, 0]);
 
@@ -393,7 +256,7 @@ fn a_request_that_times_out_is_a_query_error() {
     let server = Server::start();
     let release = server.hold(200, PROB_ONE);
     let (sampler, counters) =
-        start(&server.endpoint(), "svc", |c| c.http_timeout(Duration::from_millis(300)));
+        start(&server.url("/sampling"), "svc", |c| c.http_timeout(Duration::from_millis(300)));
     wait_polls(&counters, 1);
     assert_eq!(counts(&counters), [0, 1, 0, 0]);
     assert_eq!(sampler.decide(YES, "op"), never());
@@ -408,18 +271,19 @@ fn a_request_that_times_out_is_a_query_error() {
 fn polls_repeat_every_refresh_interval() {
     let server = Server::start();
     server.fallback(200, PROB_ONE);
-    let (_sampler, counters) = start(&server.endpoint(), "svc", |c| {
+    let (_sampler, counters) = start(&server.url("/sampling"), "svc", |c| {
         c.refresh_interval(Duration::from_millis(20)).http_timeout(Duration::from_secs(5))
     });
     wait_for("three timed polls", || polls(&counters) >= 3);
-    assert!(server.requests().iter().all(|r| r == "/sampling?service=svc"));
+    assert!(server.targets().iter().all(|r| r == "/sampling?service=svc"));
 }
 
 #[test]
 fn shutdown_does_not_wait_for_a_slow_request() {
     let server = Server::start();
     let release = server.hold(200, PROB_ONE);
-    let (sampler, counters) = start(&server.endpoint(), "svc", |c| c.http_timeout(Duration::from_secs(60)));
+    let (sampler, counters) =
+        start(&server.url("/sampling"), "svc", |c| c.http_timeout(Duration::from_secs(60)));
     server.wait_requests(1);
     let t0 = Instant::now();
     sampler.shutdown();
@@ -432,21 +296,21 @@ fn shutdown_does_not_wait_for_a_slow_request() {
     release.send(()).unwrap();
     wait_for("the detached poller to exit", || sampler.poller_exited() == Some(true));
     assert_eq!(counts(&counters), [1, 0, 1, 0]);
-    assert_eq!(server.requests().len(), 1);
+    assert_eq!(server.targets().len(), 1);
 }
 
 #[test]
 fn shutdown_of_an_idle_poller_joins_it_and_drop_shuts_down() {
     let server = Server::start();
     server.fallback(200, PROB_ONE);
-    let (sampler, counters) = start(&server.endpoint(), "svc", |c| c);
+    let (sampler, counters) = start(&server.url("/sampling"), "svc", |c| c);
     wait_polls(&counters, 1);
     sampler.shutdown();
     assert_eq!(sampler.poller_exited(), Some(true));
     // Joined: the thread is gone, and with it its handle on the counters.
     assert_eq!(Arc::strong_count(&counters), 1);
 
-    let (sampler, counters) = start(&server.endpoint(), "svc", |c| c);
+    let (sampler, counters) = start(&server.url("/sampling"), "svc", |c| c);
     wait_polls(&counters, 1);
     assert_eq!(Arc::strong_count(&counters), 2, "the poller holds the counters");
     drop(sampler);

@@ -1,150 +1,13 @@
-//! `HttpTransport` against a real HTTP server on loopback, scripted per request.
-//!
-//! `send` is synchronous and the server records each request before it answers (or hangs up),
-//! so when `send` returns every request it made is recorded; `wait_requests` still waits
-//! (bounded) for the count so that a slow machine cannot make the check racy.
+//! `HttpTransport` against a real HTTP server on loopback, scripted per request
+//! (`test_support::http_server`).
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
-use std::thread::{self, JoinHandle};
+use std::net::TcpListener;
+use std::sync::{mpsc, Arc};
 
 use super::*;
+use crate::test_support::http_server::{Reply, Server};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-// === test server ===
-
-enum Reply {
-    Status(u16, &'static str),
-    /// Reads the request, then closes the connection without answering.
-    HangUp,
-    /// Answers 202 only once the test sends on (or drops) the paired sender.
-    Hold(mpsc::Receiver<()>),
-}
-
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    target: String,
-    /// Lower-cased names.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-struct State {
-    replies: VecDeque<Reply>,
-    requests: Vec<Request>,
-    stop: bool,
-}
-
-struct Server {
-    addr: SocketAddr,
-    state: Arc<(Mutex<State>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(replies: Vec<Reply>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Arc::new((
-            Mutex::new(State { replies: replies.into(), requests: Vec::new(), stop: false }),
-            Condvar::new(),
-        ));
-        let shared = Arc::clone(&state);
-        let thread = thread::spawn(move || serve(&listener, &shared));
-        Server { addr, state, thread: Some(thread) }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}/api/traces", self.addr)
-    }
-
-    /// Waits (bounded) for `n` requests, then returns all of them.
-    fn wait_requests(&self, n: usize) -> Vec<Request> {
-        let (lock, cv) = &*self.state;
-        let deadline = Instant::now() + WAIT;
-        let mut state = lock.lock().unwrap();
-        while state.requests.len() < n {
-            let now = Instant::now();
-            assert!(now < deadline, "timed out waiting for request {n}; got {}", state.requests.len());
-            state = cv.wait_timeout(state, deadline - now).unwrap().0;
-        }
-        state.requests.clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.state.0.lock().unwrap().stop = true;
-        let _ = TcpStream::connect(self.addr); // wakes the accept loop
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(listener: &TcpListener, state: &(Mutex<State>, Condvar)) {
-    for conn in listener.incoming() {
-        if state.0.lock().unwrap().stop {
-            return;
-        }
-        let Ok(mut conn) = conn else { continue };
-        let Some(request) = read_request(&mut conn) else { continue };
-        let reply = {
-            let mut s = state.0.lock().unwrap();
-            s.requests.push(request);
-            state.1.notify_all();
-            s.replies.pop_front().unwrap_or(Reply::Status(503, "no scripted reply"))
-        };
-        let (status, body) = match reply {
-            Reply::Status(status, body) => (status, body),
-            Reply::HangUp => continue, // `conn` is dropped: the client sees the connection close
-            Reply::Hold(release) => {
-                // Bounded so that a test that forgets to release cannot hang the suite.
-                let _ = release.recv_timeout(Duration::from_secs(60));
-                (202, "")
-            }
-        };
-        let _ = write!(
-            conn,
-            "HTTP/1.1 {status} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-    }
-}
-
-fn read_request(conn: &mut TcpStream) -> Option<Request> {
-    conn.set_read_timeout(Some(WAIT)).ok()?;
-    let mut reader = BufReader::new(conn);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next()?.to_owned(), parts.next()?.to_owned());
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).ok()?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (n, v) = l.split_once(':')?;
-        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
-    }
-    let len: usize = headers.iter().find(|(n, _)| n == "content-length")?.1.parse().ok()?;
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).ok()?;
-    Some(Request { method, target, headers, body })
-}
 
 // === helpers ===
 
@@ -162,7 +25,7 @@ fn collector_payload() -> (Vec<u8>, Vec<crate::span::data::FinishedSpan>) {
     use crate::export::batch::{Batcher, WireFormat};
     use crate::export::stats::Counters;
     use crate::span::data::{Process, Tag};
-    use crate::thrift::differential_tests::Rng;
+    use crate::test_support::fixtures::Rng;
 
     let process = Process { service_name: "svc".into(), tags: vec![Tag::new("hostname", "box")] };
     let mut batcher =
@@ -189,9 +52,9 @@ fn collector_payload() -> (Vec<u8>, Vec<crate::span::data::FinishedSpan>) {
 #[cfg(feature = "receiver")]
 #[test]
 fn accepted_post_carries_a_decodable_batch_and_the_right_headers() {
-    let server = Server::start(vec![Reply::Status(202, "")]);
+    let server = Server::with_replies(vec![Reply::status(202, "")]);
     let (payload, spans) = collector_payload();
-    transport(server.endpoint()).send(&payload).unwrap();
+    transport(server.url("/api/traces")).send(&payload).unwrap();
     let requests = server.wait_requests(1);
     assert_eq!(requests.len(), 1);
     let r = &requests[0];
@@ -214,9 +77,9 @@ fn accepted_post_carries_a_decodable_batch_and_the_right_headers() {
 
 #[test]
 fn basic_auth_bearer_token_and_extra_headers_are_sent() {
-    let server = Server::start(vec![Reply::Status(200, ""), Reply::Status(202, "")]);
+    let server = Server::with_replies(vec![Reply::status(200, ""), Reply::status(202, "")]);
     // Go's doc comment shows the legacy `?format=jaeger.thrift` query: it is kept.
-    let mut config = HttpConfig::new(format!("{}?format=jaeger.thrift", server.endpoint()));
+    let mut config = HttpConfig::new(format!("{}?format=jaeger.thrift", server.url("/api/traces")));
     // RFC 7617's example credentials.
     config.auth = Some(Auth::Basic { user: "Aladdin".into(), password: "open sesame".into() });
     config.headers = vec![("X-Tenant".into(), "blue".into()), ("x-scope".into(), "a b".into())];
@@ -238,9 +101,12 @@ fn basic_auth_bearer_token_and_extra_headers_are_sent() {
 
 #[test]
 fn server_errors_are_retried_until_success() {
-    let server =
-        Server::start(vec![Reply::Status(500, "boom"), Reply::Status(503, ""), Reply::Status(202, "")]);
-    transport(server.endpoint()).send(b"payload").unwrap();
+    let server = Server::with_replies(vec![
+        Reply::status(500, "boom"),
+        Reply::status(503, ""),
+        Reply::status(202, ""),
+    ]);
+    transport(server.url("/api/traces")).send(b"payload").unwrap();
     let r = server.wait_requests(3);
     assert_eq!(r.len(), 3);
     assert!(r.iter().all(|r| r.body == b"payload"), "every attempt sends the whole body");
@@ -248,9 +114,9 @@ fn server_errors_are_retried_until_success() {
 
 #[test]
 fn persistent_server_errors_fail_after_three_attempts() {
-    let replies = (0..5).map(|_| Reply::Status(500, "collector is sad")).collect();
-    let server = Server::start(replies);
-    let err = transport(server.endpoint()).send(b"x").unwrap_err();
+    let replies = (0..5).map(|_| Reply::status(500, "collector is sad")).collect();
+    let server = Server::with_replies(replies);
+    let err = transport(server.url("/api/traces")).send(b"x").unwrap_err();
     assert_eq!(server.wait_requests(3).len(), 3, "exactly MAX_ATTEMPTS requests");
     let msg = err.to_string();
     assert!(msg.contains("error from collector: 500") && msg.contains("collector is sad"), "{msg}");
@@ -260,8 +126,8 @@ fn persistent_server_errors_fail_after_three_attempts() {
 #[test]
 fn client_errors_are_not_retried() {
     for status in [400, 401, 404, 413, 301] {
-        let server = Server::start(vec![Reply::Status(status, "bad batch"), Reply::Status(202, "")]);
-        let err = transport(server.endpoint()).send(b"x").unwrap_err();
+        let server = Server::with_replies(vec![Reply::status(status, "bad batch"), Reply::status(202, "")]);
+        let err = transport(server.url("/api/traces")).send(b"x").unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains(&format!("error from collector: {status}")), "{msg}");
         assert!(msg.contains("(1 attempt)"), "{msg}");
@@ -271,12 +137,13 @@ fn client_errors_are_not_retried() {
 
 #[test]
 fn closed_connections_are_retried() {
-    let server = Server::start(vec![Reply::HangUp, Reply::HangUp, Reply::Status(202, "")]);
-    transport(server.endpoint()).send(b"x").unwrap();
+    let server = Server::with_replies(vec![Reply::HangUp, Reply::HangUp, Reply::status(202, "")]);
+    transport(server.url("/api/traces")).send(b"x").unwrap();
     assert_eq!(server.wait_requests(3).len(), 3);
 
-    let server = Server::start(vec![Reply::HangUp, Reply::HangUp, Reply::HangUp, Reply::Status(202, "")]);
-    let err = transport(server.endpoint()).send(b"x").unwrap_err();
+    let server =
+        Server::with_replies(vec![Reply::HangUp, Reply::HangUp, Reply::HangUp, Reply::status(202, "")]);
+    let err = transport(server.url("/api/traces")).send(b"x").unwrap_err();
     assert!(err.to_string().contains("(3 attempts)"), "{err}");
     assert_eq!(server.wait_requests(3).len(), 3, "no fourth attempt");
 }
@@ -300,8 +167,8 @@ fn connection_refused_is_an_error_within_the_timeout() {
 #[test]
 fn a_slow_collector_times_out_without_retry() {
     let (release, hold) = mpsc::channel();
-    let server = Server::start(vec![Reply::Hold(hold), Reply::Status(202, "")]);
-    let mut t = transport(server.endpoint());
+    let server = Server::with_replies(vec![Reply::Hold(hold, 202, String::new()), Reply::status(202, "")]);
+    let mut t = transport(server.url("/api/traces"));
     t.timeout = Duration::from_millis(300);
     let started = Instant::now();
     let err = t.send(b"x").unwrap_err();
@@ -317,10 +184,10 @@ fn a_slow_collector_times_out_without_retry() {
 #[test]
 fn backoff_never_outlasts_the_timeout() {
     // With a 100 ms first backoff and a 50 ms budget there is no time to wait: one attempt.
-    let server = Server::start(vec![Reply::Status(500, ""), Reply::Status(202, "")]);
+    let server = Server::with_replies(vec![Reply::status(500, ""), Reply::status(202, "")]);
     let mut t = HttpTransport::new(HttpConfig {
         timeout: Duration::from_millis(50),
-        ..HttpConfig::new(server.endpoint())
+        ..HttpConfig::new(server.url("/api/traces"))
     })
     .unwrap();
     let err = t.send(b"x").unwrap_err();
@@ -329,7 +196,7 @@ fn backoff_never_outlasts_the_timeout() {
 }
 
 #[test]
-fn configuration_is_checked() {
+fn bad_endpoints_headers_and_credentials_are_refused_without_leaking_secrets() {
     let ok = "http://collector:14268/api/traces";
     assert!(HttpTransport::new(HttpConfig::new(ok)).is_ok());
     for bad in [
@@ -399,8 +266,8 @@ fn base64_matches_rfc_4648_vectors() {
 
 #[test]
 fn a_timeout_of_duration_max_means_no_deadline() {
-    let server = Server::start(vec![Reply::Status(500, ""), Reply::Status(202, "")]);
-    let mut t = transport(server.endpoint());
+    let server = Server::with_replies(vec![Reply::status(500, ""), Reply::status(202, "")]);
+    let mut t = transport(server.url("/api/traces"));
     t.timeout = Duration::MAX;
     t.send(b"x").unwrap();
     assert_eq!(server.wait_requests(2).len(), 2, "retried: no deadline to run out");
@@ -409,10 +276,10 @@ fn a_timeout_of_duration_max_means_no_deadline() {
 #[test]
 fn the_exporter_sends_with_a_collector_timeout_of_duration_max() {
     use tracing_subscriber::prelude::*;
-    let server = Server::start(vec![Reply::Status(202, "")]);
+    let server = Server::with_replies(vec![Reply::status(202, "")]);
     let (layer, guard) = crate::JaegerLayer::builder()
         .service_name("svc")
-        .collector_endpoint(server.endpoint())
+        .collector_endpoint(server.url("/api/traces"))
         .collector_timeout(Duration::MAX)
         .build()
         .unwrap();

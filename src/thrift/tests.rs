@@ -17,12 +17,9 @@ use crate::export::batch::tests::rich_span;
 use crate::export::batch::{Batcher, WireFormat};
 use crate::export::stats::Counters;
 use crate::span::data::{FinishedSpan, Process, Tag, TagValue};
-use crate::thrift::differential_tests::Rng;
+use crate::test_support::fixtures::Rng;
+use crate::test_support::python::interop_python;
 use crate::thrift::reference::expanded;
-
-#[path = "../../tests/interop/python.rs"]
-mod python;
-use python::interop_python;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -7,95 +7,18 @@
 //! lengths), and every combination of implied tags and parent reference.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 
 use thrift::protocol::{TFieldIdentifier, TOutputProtocol, TStructIdentifier, TType};
-use tracing_core::callsite::{Callsite, Identifier};
-use tracing_core::field::FieldSet;
-use tracing_core::metadata::{Kind, Level, Metadata};
-use tracing_core::subscriber::Interest;
 
-use super::reference::{self, expanded, Encoder, Sink};
-use super::writer::{self, Binary, Compact, Envelope, Protocol, Ty, Wire};
 use crate::span::data::{ClientStats, FinishedSpan, Log, Process, RefType, SpanRef, Tag, TagValue};
 use crate::span::id::TraceId;
+use crate::test_support::fixtures::{minimal_span, real_metadata, Rng, BARE_METADATA};
+use crate::thrift::reference::{self, expanded, Encoder, Sink};
+use crate::thrift::writer::{self, Binary, Compact, Envelope, Protocol, Ty, Wire};
 
 fn hex(s: &str) -> Vec<u8> {
     s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
 }
-
-/// A small deterministic generator (splitmix64), so failures reproduce.
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-/// The minimal span of jaeger-idl's `jaeger.thrift` (ids 1/2, operation "op", empty lists), whose
-/// encoding by Apache Thrift's compact protocol `vector_103_minimal_span` checks.
-pub(crate) fn span_103() -> FinishedSpan {
-    FinishedSpan {
-        trace_id: TraceId::new(0, 1),
-        span_id: 2,
-        parent_id: 0,
-        flags: 1,
-        operation: "op".into(),
-        references: vec![],
-        start_us: 1_000_000,
-        duration_us: 5,
-        tags: vec![],
-        logs: vec![],
-        sampler: None,
-        metadata: None,
-        error: false,
-    }
-}
-
-/// The metadata of a real `tracing` span callsite: file, line, module path, level INFO.
-pub(crate) fn real_metadata() -> &'static Metadata<'static> {
-    static META: OnceLock<&'static Metadata<'static>> = OnceLock::new();
-    META.get_or_init(|| {
-        let registry = tracing_subscriber::registry();
-        tracing::subscriber::with_default(registry, || {
-            tracing::info_span!("checkout", order = 1i64, user = "ada", paid = true).metadata()
-        })
-        .expect("a registry enables every span")
-    })
-}
-
-struct BareCallsite;
-impl Callsite for BareCallsite {
-    fn set_interest(&self, _: Interest) {}
-    fn metadata(&self) -> &Metadata<'_> {
-        &BARE_METADATA
-    }
-}
-static BARE_CALLSITE: BareCallsite = BareCallsite;
-/// Metadata with no file, line or module path: only `level` (WARN) is implied.
-pub(crate) static BARE_METADATA: Metadata<'static> = Metadata::new(
-    "bare",
-    "bare",
-    Level::WARN,
-    None,
-    None,
-    None,
-    FieldSet::new(&[], Identifier(&BARE_CALLSITE)),
-    Kind::SPAN,
-);
 
 // === Apache Thrift's encodings of jaeger-idl structs, for both encoders ===
 
@@ -110,14 +33,14 @@ fn theirs(compact: bool, f: impl FnOnce(&mut dyn TOutputProtocol) -> reference::
 }
 
 #[test]
-fn vector_103_minimal_span() {
+fn a_minimal_span_encodes_to_the_same_compact_bytes_in_both_encoders() {
     let want = hex("16 02 16 00 16 04 16 00 18 02 6f 70 19 0c 15 02 16 80 89 7a 16 0a 19 0c 19 0c 00");
-    assert_eq!(ours(|o| Wire::Compact.span(o, &span_103())), want);
-    assert_eq!(theirs(true, |p| reference::write_span(p, &span_103())), want);
+    assert_eq!(ours(|o| Wire::Compact.span(o, &minimal_span())), want);
+    assert_eq!(theirs(true, |p| reference::write_span(p, &minimal_span())), want);
 }
 
 #[test]
-fn vector_104_process() {
+fn a_process_encodes_to_the_same_compact_bytes_in_both_encoders() {
     let process = Process { service_name: "svc".into(), tags: vec![] };
     let want = hex("18 03 73 76 63 19 0c 00");
     assert_eq!(ours(|o| Wire::Compact.process(o, &process)), want);
@@ -125,7 +48,7 @@ fn vector_104_process() {
 }
 
 #[test]
-fn vector_106_tags() {
+fn tags_of_every_type_encode_to_the_same_compact_bytes_in_both_encoders() {
     let cases: Vec<(Tag, &str)> = vec![
         (
             Tag::new("sampler.type", "const"),
@@ -144,7 +67,7 @@ fn vector_106_tags() {
 }
 
 #[test]
-fn vector_107_span_ref_and_log() {
+fn span_refs_and_logs_encode_to_the_same_compact_bytes_in_both_encoders() {
     let r = SpanRef { ref_type: RefType::FollowsFrom, trace_id: TraceId::new(0, 1), span_id: 2 };
     let want = hex("15 02 16 02 16 00 16 04 00");
     assert_eq!(ours(|o| writer::span_ref::<Compact>(o, r.ref_type, r.trace_id, r.span_id)), want);
@@ -169,7 +92,7 @@ fn overhead(n: usize, env: Envelope) -> usize {
 // (`transport_udp_test.go`) checks its fixed 70-byte `emitBatchOverhead`: ours are exact, and
 // reach 72 only with a seqid of 2^31-1 and every stat at i64::MAX.
 #[test]
-fn envelope_overheads_of_facts_12_3() {
+fn batch_envelope_overhead_grows_with_the_span_count_and_the_stats() {
     let bare = Envelope { message_seqid: Some(1), seq_no: None, stats: None };
     let max = i64::MAX;
     let full_stats = ClientStats {
@@ -255,7 +178,7 @@ fn trace_id(rng: &mut Rng) -> TraceId {
     TraceId::new(if rng.below(2) == 0 { 0 } else { rng.next() }, rng.next())
 }
 
-pub(crate) fn random_span(rng: &mut Rng) -> FinishedSpan {
+fn random_span(rng: &mut Rng) -> FinishedSpan {
     let references = (0..count(rng, 3))
         .map(|_| SpanRef {
             ref_type: if rng.below(3) == 0 { RefType::ChildOf } else { RefType::FollowsFrom },

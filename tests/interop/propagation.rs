@@ -13,11 +13,10 @@ use std::process::{Command, Stdio};
 use jaeger_layer::{extract, Baggage, HttpHeaders, Propagator, SpanContext, TraceId};
 use serde_json::{json, Value};
 
+use crate::python as interop;
+
 const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
 const CODEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/codec.py");
-
-#[path = "interop/python.rs"]
-mod interop;
 
 /// Whether the Python peer is installed; panics when it is required but missing.
 fn peer_available(test: &str) -> bool {
@@ -242,8 +241,8 @@ fn both_sides_agree_on_uber_trace_id_values() {
 }
 
 #[test]
-fn debug_id_only_and_baggage_only_carriers() {
-    if !peer_available("debug_id_only_and_baggage_only_carriers") {
+fn python_and_we_agree_on_debug_id_only_and_baggage_only_carriers() {
+    if !peer_available("python_and_we_agree_on_debug_id_only_and_baggage_only_carriers") {
         return;
     }
     for pairs in [&[("jaeger-debug-id", "req%2042")][..], &[("uberctx-k", "v%20w")][..]] {

@@ -1,9 +1,15 @@
-//! Span trees as text: the indented operation names of `Spans::tree` and the terminal
-//! waterfall of `render_tree` (also what `examples/tail.rs` prints).
+//! Received spans as text: [`waterfall`], one terminal waterfall per trace (what
+//! `examples/tail.rs` prints and `testing::render_tree` returns), and [`display_order`],
+//! the order it shows spans in.
 //!
-//! `examples/tail.rs` compiles this file too (`#[path]`), so that `cargo run --example tail`
-//! works with the default features: everything it needs comes in through `super`
-//! (`ReceivedSpan`, `TagValue`), which both parents provide.
+//! ```text
+//! trace 4bf92f3577b34da6a3ce929d0e0e4736: 2 spans, 2 services (web, db), 10.00ms
+//! GET /users (web)       10.00ms |████████████████████████████████████████|
+//!   tags: span.kind="server"
+//!   query (db) [error]    4.00ms |        ████████████████                |
+//!     tags: error=true
+//!     log +1.00ms: message="timeout"
+//! ```
 //!
 //! The input may come from any datagram a stand-in agent received, so nothing here trusts
 //! it: parent cycles, self-parents, duplicate ids, absurd timestamps and control characters
@@ -16,7 +22,7 @@ use std::fmt::Write as _;
 use super::{ReceivedSpan, TagValue};
 
 /// Columns of the waterfall bar.
-pub(crate) const BAR_WIDTH: usize = 40;
+const BAR_WIDTH: usize = 40;
 /// Longest tree column (indentation, operation, service) before it is cut with `…`.
 const MAX_LABEL: usize = 72;
 const RED: &str = "\x1b[31m";
@@ -98,6 +104,14 @@ pub(crate) fn layout(spans: &[ReceivedSpan]) -> Vec<TraceRows> {
     out.into_iter().map(|(_, t)| t).collect()
 }
 
+/// The indices of `spans` in the order [`waterfall`] shows them: traces ordered by their
+/// first start time, each as a tree (a span whose parent is not in `spans` is a root),
+/// children after their parent ordered by start time, then operation name. Every index
+/// appears exactly once, whatever the parent links say.
+pub fn display_order(spans: &[ReceivedSpan]) -> Vec<usize> {
+    layout(spans).into_iter().flat_map(|t| t.rows).map(|r| r.index).collect()
+}
+
 /// The operation names as an indented tree, two spaces per level, one line each.
 pub(crate) fn names(spans: &[ReceivedSpan]) -> String {
     let mut out = String::new();
@@ -113,8 +127,14 @@ pub(crate) fn names(spans: &[ReceivedSpan]) -> String {
 /// services, duration), then one line per span with its operation, service, duration and a
 /// bar placed by its offset from the trace's start and sized by its duration (like Jaeger
 /// UI's timeline), its tags and logs one level deeper. Error spans (`error=true`) are
-/// marked `[error]`, and in red when `color` is on.
-pub(crate) fn waterfall(spans: &[ReceivedSpan], color: bool, bar_width: usize) -> String {
+/// marked `[error]`, and in red (ANSI escapes) when `color` is on. Spans come in
+/// [`display_order`]; control characters in received names and values are escaped.
+pub fn waterfall(spans: &[ReceivedSpan], color: bool) -> String {
+    waterfall_with_width(spans, color, BAR_WIDTH)
+}
+
+/// [`waterfall`] with bars `bar_width` columns wide.
+pub(crate) fn waterfall_with_width(spans: &[ReceivedSpan], color: bool, bar_width: usize) -> String {
     let mut out = String::new();
     for trace in layout(spans) {
         render_trace(spans, &trace, color, bar_width.max(1), &mut out);
@@ -260,3 +280,6 @@ fn cut(s: String, max: usize) -> String {
     t.push('…');
     t
 }
+
+#[cfg(test)]
+mod tests;
