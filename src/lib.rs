@@ -140,8 +140,9 @@
 //!
 //! # Features
 //!
-//! - `receiver` (default): [`receiver::Receiver`], a UDP stand-in agent that decodes what it
-//!   receives, for tests and local development.
+//! - `receiver`: [`receiver::Receiver`], a UDP stand-in agent that decodes what it
+//!   receives, for tests and local development. Not a default feature: it is the only user of
+//!   the `thrift` crate.
 //! - `testing`: `testing::TestAgent`, an in-process agent with span-tree assertions for
 //!   users' tests.
 //! - `http`: [`Injector`]/[`Extractor`] for `http::HeaderMap`.
@@ -158,6 +159,9 @@
 #![deny(missing_docs, unsafe_code)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, deny(rustdoc::broken_intra_doc_links))]
+// docs.rs builds with `--cfg docsrs` on nightly (Cargo.toml, `package.metadata.docs.rs`) to
+// label feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod error;
@@ -170,8 +174,10 @@ mod thrift;
 mod transport;
 
 #[cfg(feature = "receiver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "receiver")))]
 pub mod receiver;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use config::builder::{AgentProtocol, Builder};
@@ -189,11 +195,12 @@ pub use span::context::{Baggage, SpanContext};
 pub use span::data::{Log, RefType, SpanRef, Tag, TagValue};
 pub use span::id::TraceId;
 
-/// The README's code blocks, compiled and run as doc tests.
-#[cfg(doctest)]
+/// The README's code blocks, compiled and run as doc tests (they use the `receiver` feature).
+#[cfg(all(doctest, feature = "receiver"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// Hooks for this crate's own benches; not part of the API.
+/// Hooks for this repository's benches (feature `__bench`, unstable); not part of the API.
+#[cfg(feature = "__bench")]
 #[doc(hidden)]
 pub use export::bench as __bench;
