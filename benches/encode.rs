@@ -3,9 +3,9 @@
 //! sampler and metadata tags (~260 bytes compact); the target is >= 1.5 M spans/s on one
 //! thread.
 //!
-//! Run: `cargo bench --bench encode`. The old `thrift`-crate encoder is test-only now; the
-//! in-run old/new comparison is `cargo test --release --lib bench_encode -- --ignored
-//! --nocapture`.
+//! Run: `cargo bench -p jaeger-layer-benches --bench encode`. The old `thrift`-crate encoder
+//! is test-only now; the in-run old/new comparison is `cargo test --release --features
+//! receiver --lib bench_encode -- --ignored --nocapture`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use jaeger_layer::__bench::Workload;

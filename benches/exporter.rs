@@ -5,7 +5,8 @@
 //! is switched off with a hidden builder knob), then times `flush()`: drain + encode + send,
 //! on one thread. A sink thread decodes every datagram and counts its spans, so a loss or a
 //! malformed batch on the way would show.
-//! Run: `cargo bench --bench exporter`; criterion prints spans/s (elements/s).
+//! Run: `cargo bench -p jaeger-layer-benches --bench exporter`; criterion prints spans/s
+//! (elements/s).
 
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -3,7 +3,8 @@
 //! (`registry()` + a no-op layer), the least a layer with per-span state costs, our layer
 //! unsampled, our layer sampled (exporter keeping up: flushed between timed bursts, untimed).
 //!
-//! Run: `cargo bench --bench layer`. Quote ratios against the floor, never absolute numbers.
+//! Run: `cargo bench -p jaeger-layer-benches --bench layer`. Quote ratios against the floor,
+//! never absolute numbers.
 
 use std::hint::black_box;
 use std::net::UdpSocket;

@@ -2,7 +2,7 @@
 //! for, and the process's peak resident memory. A plain program (not criterion, whose own
 //! bookkeeping would dominate the memory figure).
 //!
-//! Run: `cargo bench --bench saturation`.
+//! Run: `cargo bench -p jaeger-layer-benches --bench saturation`.
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};

@@ -18,7 +18,8 @@
 //!   `span_only` rung creates the same two spans without propagating, so the difference is
 //!   the inject + extract cost.
 //!
-//! Run: `cargo bench --bench workloads`. Quote ratios against the floor, never absolute numbers.
+//! Run: `cargo bench -p jaeger-layer-benches --bench workloads`. Quote ratios against the
+//! floor, never absolute numbers.
 
 use std::collections::HashMap;
 use std::hint::black_box;

@@ -168,10 +168,12 @@ impl Builder {
         self
     }
 
-    /// Not part of the supported API (benchmarks): the queue length at which a producer wakes
-    /// the exporter before its flush interval. Defaults to a quarter of the queue, at most
-    /// 1024; at most the queue's capacity. `benches/exporter.rs` raises it so that spans queue
-    /// up while the exporter sleeps and `flush()` times the exporter alone.
+    /// Not part of the supported API (feature `__bench`, unstable, for this repository's
+    /// benches only): the queue length at which a producer wakes the exporter before its
+    /// flush interval. Defaults to a quarter of the queue, at most 1024; at most the queue's
+    /// capacity. `benches/exporter.rs` raises it so that spans queue up while the exporter
+    /// sleeps and `flush()` times the exporter alone.
+    #[cfg(feature = "__bench")]
     #[doc(hidden)]
     pub fn __wake_threshold(mut self, spans: usize) -> Self {
         self.wake_threshold = Some(spans.max(1));
@@ -603,9 +605,12 @@ pub(crate) fn process_tags(mut tags: Vec<Tag>, ip: Option<std::net::IpAddr>) -> 
     tags
 }
 
+/// The host's name as Go's `os.Hostname()` gives it to jaeger-client-go: `uname` on Unix
+/// (macOS and the BSDs included), `GetComputerNameExW` on Windows; `$HOSTNAME` and
+/// `$COMPUTERNAME` only if that is empty.
 fn hostname() -> Option<String> {
-    let from_proc = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
-    from_proc
+    let from_os = gethostname::gethostname().into_string().ok().filter(|h| !h.trim().is_empty());
+    from_os
         .or_else(|| std::env::var("HOSTNAME").ok())
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .map(|h| h.trim().to_owned())

@@ -117,7 +117,7 @@ impl Batcher {
     }
 
     /// The number of spans in the open batch (tests check it against the counters).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "receiver"))]
     pub(crate) fn pending_spans(&self) -> usize {
         self.pending_count
     }
@@ -286,6 +286,29 @@ pub(crate) fn too_large_message(
     msg
 }
 
+/// Span `i` of the headline workload: a sampled root span with 3 fields (LONG, STRING, BOOL),
+/// `sampler.type`/`sampler.param` and the metadata tags of `metadata`, about 260 bytes in
+/// compact. The benches' `Workload::root_spans` and the batcher's tests share it.
+#[cfg(any(all(test, feature = "receiver"), feature = "__bench"))]
+pub(crate) fn root_span(i: u64, metadata: &'static tracing_core::Metadata<'static>) -> FinishedSpan {
+    use crate::span::data::{Tag, TagValue, FLAG_SAMPLED};
+    FinishedSpan {
+        trace_id: crate::span::id::TraceId::new(0, 0x9e37_79b9_7f4a_7c15 ^ i),
+        span_id: 0xdead_beef_0000 + i,
+        parent_id: 0,
+        flags: FLAG_SAMPLED,
+        operation: std::borrow::Cow::Borrowed("checkout"),
+        references: vec![],
+        start_us: 1_700_000_000_000_000 + i as i64,
+        duration_us: 12,
+        tags: vec![Tag::new("order", i as i64), Tag::new("user", "ada"), Tag::new("paid", true)],
+        logs: vec![],
+        sampler: Some(("const", TagValue::Bool(true))),
+        metadata: Some(metadata),
+        error: false,
+    }
+}
+
 #[cfg(all(test, feature = "receiver"))]
 pub(crate) mod tests {
     //! Every emitted datagram is decoded with our decoder (and, in `thrift::tests`,
@@ -293,7 +316,6 @@ pub(crate) mod tests {
     use std::borrow::Cow;
 
     use super::*;
-    use crate::export::bench::root_span;
     use crate::receiver::{decode_batch, decode_datagram, ReceivedBatch, ReceivedSpan};
     use crate::span::data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
     /// Jaeger's firehose flag (jaeger-client-go `span_context.go`): the layer never sets it,

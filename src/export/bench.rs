@@ -1,14 +1,13 @@
-//! Hidden hooks for `benches/encode.rs` (criterion benches see only the public API): the
+//! Hidden hooks for `benches/encode.rs` (feature `__bench`: unstable, for this repository's
+//! benches only; criterion benches see only the public API otherwise): the
 //! exporter's encode-and-batch step over prepared spans, with no socket. Not part of the
 //! supported API; may change at any time.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::batch::{Batcher, WireFormat};
+use super::batch::{root_span, Batcher, WireFormat};
 use crate::export::stats::Counters;
-use crate::span::data::{FinishedSpan, Process, Tag, TagValue, FLAG_SAMPLED};
-use crate::span::id::TraceId;
+use crate::span::data::{FinishedSpan, Process, Tag};
 
 /// Prepared spans and a batcher that encodes them into compact `emitBatch` datagrams of at
 /// most 65,000 bytes, as the exporter thread does.
@@ -55,24 +54,5 @@ impl Workload {
         }
         self.batcher.flush(&mut send);
         bytes
-    }
-}
-
-/// Span `i` of the headline workload (see [`Workload::root_spans`]).
-pub(crate) fn root_span(i: u64, metadata: &'static tracing_core::Metadata<'static>) -> FinishedSpan {
-    FinishedSpan {
-        trace_id: TraceId::new(0, 0x9e37_79b9_7f4a_7c15 ^ i),
-        span_id: 0xdead_beef_0000 + i,
-        parent_id: 0,
-        flags: FLAG_SAMPLED,
-        operation: Cow::Borrowed("checkout"),
-        references: vec![],
-        start_us: 1_700_000_000_000_000 + i as i64,
-        duration_us: 12,
-        tags: vec![Tag::new("order", i as i64), Tag::new("user", "ada"), Tag::new("paid", true)],
-        logs: vec![],
-        sampler: Some(("const", TagValue::Bool(true))),
-        metadata: Some(metadata),
-        error: false,
     }
 }

@@ -2,6 +2,7 @@
 //! thread that drains it, and the guard that flushes it.
 
 pub(crate) mod batch;
+#[cfg(feature = "__bench")]
 pub mod bench;
 pub(crate) mod claim;
 mod guard;

@@ -120,6 +120,7 @@ impl<S: BuildHasher> Extractor for HashMap<String, String, S> {
 /// HTTP headers. A header whose name or value `http` rejects (a baggage key with a space, a
 /// received `tracestate` with a control character) is skipped: a request must still go out.
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Injector for http::HeaderMap {
     fn set(&mut self, key: &str, value: String) {
         if let (Ok(name), Ok(value)) =
@@ -138,6 +139,7 @@ impl Injector for http::HeaderMap {
 /// visible ASCII reads as absent (Jaeger, W3C and B3 values are ASCII; baggage is
 /// percent-encoded).
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Extractor for http::HeaderMap {
     fn get(&self, key: &str) -> Option<&str> {
         http::HeaderMap::get(self, key)?.to_str().ok()

@@ -255,3 +255,18 @@ fn jaeger_version_is_lang_dash_version() {
     let version = tags.iter().find(|t| t.key == "jaeger.version").map(|t| t.value.clone());
     assert_eq!(version, Some(TagValue::String(format!("Rust-{}", env!("CARGO_PKG_VERSION")).into())));
 }
+
+#[test]
+fn hostname_tag_is_the_hosts_name() {
+    let tags = crate::config::builder::process_tags(Vec::new(), None);
+    let Some(TagValue::String(host)) = tags.iter().find(|t| t.key == "hostname").map(|t| t.value.clone())
+    else {
+        panic!("no hostname tag in {tags:?}");
+    };
+    assert!(!host.trim().is_empty());
+    // The kernel's name for the host: what `uname -n` and Go's `os.Hostname()` report.
+    #[cfg(target_os = "linux")]
+    if let Ok(kernel) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        assert_eq!(host, kernel.trim());
+    }
+}

@@ -2,7 +2,7 @@
 //! (`test_support::http_server`).
 
 use std::net::TcpListener;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 
 use super::*;
 use crate::test_support::http_server::{Reply, Server};
@@ -28,8 +28,13 @@ fn collector_payload() -> (Vec<u8>, Vec<crate::span::data::FinishedSpan>) {
     use crate::test_support::fixtures::Rng;
 
     let process = Process { service_name: "svc".into(), tags: vec![Tag::new("hostname", "box")] };
-    let mut batcher =
-        Batcher::new(WireFormat::CollectorBinary, process, 65_000, 0, Arc::new(Counters::default()));
+    let mut batcher = Batcher::new(
+        WireFormat::CollectorBinary,
+        process,
+        65_000,
+        0,
+        std::sync::Arc::new(Counters::default()),
+    );
     let mut rng = Rng(7);
     let spans: Vec<_> = (0..3).map(|i| rich_span(i, &mut rng)).collect();
     let mut bodies = Vec::new();

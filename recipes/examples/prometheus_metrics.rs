@@ -1,6 +1,6 @@
 //! The layer's counters on a Prometheus text page (feature `metrics`).
 //!
-//! `cargo run --example prometheus_metrics --features metrics`: installs the
+//! `cargo run -p jaeger-layer-recipes --example prometheus_metrics`: installs the
 //! `metrics-exporter-prometheus` recorder, exports a burst of spans through a deliberately
 //! small queue to a stand-in agent (so that drops show), then prints what a `/metrics` scrape
 //! would return.

@@ -1,7 +1,7 @@
 //! Async code on tokio's multi-threaded runtime: `#[instrument]` on async fns, tasks spawned
 //! with `.instrument(span)`, spans kept open across `.await`s.
 //!
-//! `cargo run --example async_tokio --features testing` exports to a stand-in agent on a
+//! `cargo run -p jaeger-layer-recipes --example async_tokio` exports to a stand-in agent on a
 //! free loopback port, prints the trace it received and checks it: every span under the
 //! right parent (also those that ran on other worker threads) and every duration covering
 //! the awaits inside it, not just the time it was polled. Exits non-zero otherwise.

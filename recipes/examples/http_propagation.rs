@@ -1,6 +1,6 @@
 //! One trace across two services talking HTTP over loopback.
 //!
-//! `cargo run --example http_propagation --features testing` runs, in one process, an HTTP
+//! `cargo run -p jaeger-layer-recipes --example http_propagation` runs, in one process, an HTTP
 //! server (`user-service`, on `tiny_http`) and a client (`web-frontend`, on `ureq`), each
 //! with its own `JaegerLayer` exporting to a stand-in agent. The client injects its span's
 //! context into the request headers (`span.inject(&mut HttpHeaders(&mut headers))`); the server's
