@@ -30,12 +30,16 @@ pub enum BuildErrorKind {
     NoRoomForSpans,
     /// A thread (the exporter, the remote sampler's poller) could not be spawned.
     Spawn,
+    /// Two settings that exclude each other were both given (e.g. an OTLP endpoint and a
+    /// Thrift collector endpoint).
+    ConflictingSettings,
 }
 
 enum Repr {
     Invalid { what: String, value: String, reason: String, env: bool },
     NoRoom { process_bytes: usize, envelope_bytes: usize, min_span_bytes: usize, limit: usize },
     Spawn(io::Error),
+    Conflict { first: String, second: String },
 }
 
 impl BuildError {
@@ -71,6 +75,11 @@ impl BuildError {
         BuildError { repr: Repr::NoRoom { process_bytes, envelope_bytes, min_span_bytes, limit } }
     }
 
+    /// `first` and `second` were both set, and only one of them can be.
+    pub(crate) fn conflict(first: impl Into<String>, second: impl Into<String>) -> Self {
+        BuildError { repr: Repr::Conflict { first: first.into(), second: second.into() } }
+    }
+
     pub(crate) fn spawn(e: io::Error) -> Self {
         BuildError { repr: Repr::Spawn(e) }
     }
@@ -82,6 +91,7 @@ impl BuildError {
             Repr::Invalid { env: true, .. } => BuildErrorKind::InvalidEnvVar,
             Repr::NoRoom { .. } => BuildErrorKind::NoRoomForSpans,
             Repr::Spawn(_) => BuildErrorKind::Spawn,
+            Repr::Conflict { .. } => BuildErrorKind::ConflictingSettings,
         }
     }
 
@@ -138,6 +148,9 @@ impl fmt::Display for BuildError {
                 }
             }
             Repr::Spawn(e) => write!(f, "cannot spawn a jaeger-layer thread: {e}"),
+            Repr::Conflict { first, second } => {
+                write!(f, "{first} and {second} cannot both be set: choose one transport")
+            }
         }
     }
 }

@@ -36,6 +36,7 @@ pub mod receiver;
 pub mod testing;
 
 pub use config::builder::{AgentProtocol, Builder};
+pub use config::otlp::Compression;
 pub use error::{BuildError, BuildErrorKind, Error, FlushError, ShutdownError};
 pub use export::stats::Stats;
 pub use export::{ExporterGuard, StatsHandle};

@@ -16,6 +16,7 @@ use crate::thrift::writer::{Envelope, Wire};
 use crate::transport::{Auth, HttpConfig, HttpTransport, Transport, UdpTransport};
 
 use super::limits::*;
+use super::otlp::{Compression, OtlpEndpoint, OtlpSettings};
 
 /// The operation name of the small span that must fit next to the process ([`check_room`]).
 const TYPICAL_OPERATION: &str = "GET /api/v1/orders/{order_id}";
@@ -54,6 +55,7 @@ pub struct Builder {
     propagator: Propagator,
     agent_protocol: AgentProtocol,
     collector: Option<CollectorSettings>,
+    otlp: Option<OtlpSettings>,
     enabled: bool,
     log_spans: bool,
 }
@@ -113,6 +115,7 @@ impl Default for Builder {
             propagator: Propagator::jaeger(),
             agent_protocol: AgentProtocol::Compact,
             collector: None,
+            otlp: None,
             enabled: true,
             log_spans: false,
         }
@@ -304,6 +307,56 @@ impl Builder {
         self
     }
 
+    /// Sends spans over OTLP/HTTP (protobuf) to `base_url`, the way
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` does: `v1/traces` is appended, so
+    /// `otlp_endpoint("http://localhost:4318")` posts to `http://localhost:4318/v1/traces`
+    /// (Jaeger v2, the OpenTelemetry Collector). `https://` needs the `tls` feature.
+    /// Default: not set (spans go to the UDP agent). Conflicts with
+    /// [`collector_endpoint`](Self::collector_endpoint).
+    pub fn otlp_endpoint(mut self, base_url: impl Into<String>) -> Self {
+        self.otlp.get_or_insert_with(Default::default).endpoint = Some(OtlpEndpoint::Base(base_url.into()));
+        self
+    }
+
+    /// Like [`otlp_endpoint`](Self::otlp_endpoint), but `url` is the full URL requests are
+    /// posted to, used as it is (as `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; a URL without a path
+    /// gets `/`).
+    pub fn otlp_traces_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.otlp.get_or_insert_with(Default::default).endpoint = Some(OtlpEndpoint::Traces(url.into()));
+        self
+    }
+
+    /// Adds a header to every OTLP request (e.g. `authorization`). Default: none.
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.otlp.get_or_insert_with(Default::default).headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The time one OTLP export may take, retries included. Default: 10 s.
+    pub fn otlp_timeout(mut self, timeout: Duration) -> Self {
+        self.otlp.get_or_insert_with(Default::default).timeout = timeout;
+        self
+    }
+
+    /// Compresses OTLP request bodies. Default: [`Compression::None`].
+    pub fn otlp_compression(mut self, compression: Compression) -> Self {
+        self.otlp.get_or_insert_with(Default::default).compression = compression;
+        self
+    }
+
+    /// The largest OTLP request body, before compression; a span that does not fit alone is
+    /// dropped and counted. Default: 4 MiB; at most 64 MiB.
+    pub fn otlp_max_request_size(mut self, bytes: usize) -> Self {
+        self.otlp.get_or_insert_with(Default::default).max_request_size = bytes;
+        self
+    }
+
+    /// The most spans in one OTLP request. Default: 512.
+    pub fn otlp_batch_size(mut self, spans: usize) -> Self {
+        self.otlp.get_or_insert_with(Default::default).batch_size = spans;
+        self
+    }
+
     /// `false` builds a layer that records nothing, costs one branch per callback and starts
     /// no thread (`JAEGER_DISABLED=true`). As Jaeger's Go client returns its no-op tracer
     /// before looking at anything else (`config/config.go` `NewTracer`), a disabled builder
@@ -426,6 +479,15 @@ impl Builder {
                 format!("{:?}", self.flush_interval),
                 "must be positive",
             ));
+        }
+        if let (Some(_), Some(_)) = (&self.otlp, &self.collector) {
+            return Err(BuildError::conflict("otlp_endpoint", "collector_endpoint"));
+        }
+        if let Some(otlp) = &self.otlp {
+            // TODO(#13): the OTLP transport is wired in here.
+            let url = otlp.endpoint.as_ref().map_or_else(|| "(unset)".to_owned(), OtlpEndpoint::url);
+            let _ = (otlp.compression == Compression::Gzip, super::otlp::MAX_OTLP_REQUEST_SIZE);
+            return Err(BuildError::invalid("otlp_endpoint", url, "OTLP export is not built yet"));
         }
         let counters = Arc::new(Counters::default());
         let wake_threshold = self.wake_threshold.map(|w| w.min(self.queue_capacity));

@@ -4,3 +4,4 @@
 pub(crate) mod builder;
 pub(crate) mod env;
 mod limits;
+pub(crate) mod otlp;
