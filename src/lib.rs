@@ -20,6 +20,8 @@ mod config;
 mod error;
 mod export;
 mod layer;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod propagation;
 mod sampler;
 mod span;

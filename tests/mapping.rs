@@ -201,13 +201,20 @@ fn otel_fields_are_honoured() {
         span.record("otel.status_code", "Error");
         span.in_scope(|| {});
         info_span!("internal_one", otel.kind = "internal").in_scope(|| {});
+        info_span!("fine", otel.status_code = "Ok").in_scope(|| {});
+        info_span!("unset", otel.status_code = "unset").in_scope(|| {});
     });
-    let spans = h.spans(2);
+    let spans = h.spans(4);
     let s = by_name(&spans, "GET /users/{id}");
     assert_eq!(s.tag("span.kind"), Some(&TagValue::String("server".into())));
     assert_eq!(s.tag("error"), Some(&TagValue::Bool(true)));
     assert!(s.tag("otel.name").is_none() && s.tag("otel.kind").is_none());
     assert!(by_name(&spans, "internal_one").tag("span.kind").is_none());
+    // Ok is kept the way Jaeger v2 shows (and reads back) an OK status; Unset says nothing.
+    let fine = by_name(&spans, "fine");
+    assert_eq!(fine.tag("otel.status_code"), Some(&TagValue::String("OK".into())));
+    assert!(fine.tag("error").is_none());
+    assert!(by_name(&spans, "unset").tag("otel.status_code").is_none());
 }
 
 #[test]

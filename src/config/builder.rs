@@ -647,6 +647,8 @@ fn small_span(metadata_tags: bool) -> FinishedSpan {
         sampler: Some(("probabilistic", TagValue::Double(0.001))),
         metadata: None,
         error: false,
+        trace_state: None,
+        dropped_logs: 0,
     }
 }
 

@@ -306,6 +306,8 @@ pub(crate) fn root_span(i: u64, metadata: &'static tracing_core::Metadata<'stati
         sampler: Some(("const", TagValue::Bool(true))),
         metadata: Some(metadata),
         error: false,
+        trace_state: None,
+        dropped_logs: 0,
     }
 }
 
@@ -397,6 +399,8 @@ pub(crate) mod tests {
                 _ => None,
             },
             error: i % 7 < 3,
+            trace_state: None,
+            dropped_logs: 0,
         }
     }
 

@@ -52,7 +52,7 @@ impl Claim {
     }
 
     /// How many spans are held (tests check the batcher's accounting with it).
-    #[cfg(all(test, feature = "receiver"))]
+    #[cfg(all(test, any(feature = "receiver", feature = "otlp")))]
     pub(crate) fn count(&self) -> u64 {
         self.held.load(std::sync::atomic::Ordering::Acquire) & !ABANDONED
     }

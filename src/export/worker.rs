@@ -123,6 +123,7 @@ fn run(shared: &Shared, config: WorkerConfig) {
         // the worker from answering a flush or sending its open batch.
         let mut export = |mut record: Box<Record>| {
             // The log ring is put in time order here, not on the application thread.
+            record.span.dropped_logs = record.logs.lost();
             record.span.logs = record.logs.finish(max_logs_per_span);
             let span = &record.span;
             // The implied tags (sampler, metadata, error) and CHILD_OF reference are written

@@ -316,7 +316,7 @@ where
         let Some(span) = ctx.span(&id) else { return };
         // Take only the recording (and the few ids) out; the rest of the state is dropped by
         // the registry when it clears the span. Moving less keeps the close cheap.
-        let (trace_id, span_id, parent_id, flags, start_us, mut rec, debug_id) = {
+        let (trace_id, span_id, parent_id, flags, start_us, mut rec, debug_id, trace_state) = {
             let mut ext = span.extensions_mut();
             let Some(state) = ext.get_mut::<SpanState>() else { return };
             let Some(rec) = state.rec.take() else {
@@ -326,7 +326,8 @@ where
             // A sampled span's count is released by whoever takes its record: the exporter
             // (one subtraction per drain, not one atomic per span here) or a refused push.
             let cx = &mut state.cx;
-            (cx.trace_id, cx.span_id, cx.parent_id, cx.flags, state.start_us, rec, cx.debug_id.take())
+            let (debug_id, trace_state) = (cx.debug_id.take(), cx.trace_state.take());
+            (cx.trace_id, cx.span_id, cx.parent_id, cx.flags, state.start_us, rec, debug_id, trace_state)
         };
         let inner = &*self.inner;
         let end_us = inner.shared.clock.now_us();
@@ -342,6 +343,7 @@ where
         data.start_us = start_us;
         data.duration_us = (end_us - start_us).max(0);
         data.metadata = inner.metadata_tags.then(|| span.metadata());
+        data.trace_state = trace_state;
         inner.shared.push(rec);
     }
 

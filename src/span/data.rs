@@ -151,6 +151,12 @@ pub(crate) struct FinishedSpan {
     pub(crate) metadata: Option<&'static tracing_core::Metadata<'static>>,
     /// Write `error=true` after the other tags (unless `tags` has an `error` key already).
     pub(crate) error: bool,
+    /// The W3C `tracestate` of the span's trace (carried from an extracted context); OTLP
+    /// has a field for it, Thrift does not.
+    pub(crate) trace_state: Option<String>,
+    /// How many logs `max_logs_per_span` dropped (OTLP `dropped_events_count`; Thrift says it
+    /// in the `dropped Span logs` record only).
+    pub(crate) dropped_logs: u64,
 }
 
 impl FinishedSpan {
@@ -261,6 +267,8 @@ mod tests {
             sampler: None,
             metadata: None,
             error: false,
+            trace_state: None,
+            dropped_logs: 0,
         }
     }
 

@@ -27,6 +27,17 @@ impl SpanLogs {
         self.dropped += 1;
     }
 
+    /// How many logs are lost when [`finish`](Self::finish) is called now: those overwritten
+    /// in the ring and the one the `dropped Span logs` record replaces (its
+    /// `dropped_log_count`).
+    pub(crate) fn lost(&self) -> u64 {
+        if self.dropped == 0 {
+            0
+        } else {
+            self.dropped + 1
+        }
+    }
+
     /// The logs in time order; when some were dropped, the oldest kept ring entry is replaced
     /// by the `dropped Span logs` record (keeping its timestamp), as Go does.
     /// Leaves the logs empty (ready for [`SpanLogs::reset`]).

@@ -7,7 +7,7 @@
 //! | span name, or an `otel.name` field | `operationName` | [`OperationNameVisitor`], [`SpanFieldEffects`] |
 //! | integer, float, bool, string, bytes fields | `LONG`, `DOUBLE`, `BOOL`, `STRING`, `BINARY` tags, cut at `max_tag_value_length` | [`TagVisitor`] |
 //! | `?debug`, `%display`, `&dyn Error` fields | `STRING` tags (an error also sets `error=true`) | [`TagVisitor`] |
-//! | `otel.kind`, `otel.status_code = "Error"` | `span.kind`, `error=true` | [`SpanFieldEffects`] |
+//! | `otel.kind`, `otel.status_code = "Error"` / `"Ok"` | `span.kind`, `error=true` / `otel.status_code=OK` | [`SpanFieldEffects`] |
 //! | `sampling.priority` on a root | forces the sampling decision | [`PriorityVisitor`] |
 //! | events | logs with their fields and `level`; ERROR sets `error=true` | [`LogVisitor`] |
 //! | the sampler's decision, span metadata, `error` | `sampler.type`/`.param`, `code.*`/`level`, `error=true` tags | [`SpanTags`] |
@@ -204,8 +204,13 @@ impl TagVisitor<'_> {
                 }
             }
             OTEL_STATUS_CODE => {
+                // `Error` marks the span failed (an `error=true` tag); `Ok` stays as the tag
+                // `otel.status_code=OK`, which is how Jaeger v2 shows an OK status and how
+                // it reads one back (contrib `jaegerthrift_to_traces.go`); `Unset` says nothing.
                 if value.eq_ignore_ascii_case("error") {
                     self.effects.error = true;
+                } else if value.eq_ignore_ascii_case("ok") {
+                    self.tags.push(Tag::new(OTEL_STATUS_CODE, "OK"));
                 }
             }
             _ => {

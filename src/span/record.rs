@@ -64,6 +64,8 @@ impl Record {
                 sampler: None,
                 metadata: None,
                 error: false,
+                trace_state: None,
+                dropped_logs: 0,
             },
             logs: SpanLogs::default(),
             strings: Vec::new(),
@@ -96,6 +98,8 @@ impl Record {
             span.references = Vec::new();
         }
         span.operation = Cow::Borrowed("");
+        span.trace_state = None;
+        span.dropped_logs = 0;
         span.sampler = None;
         span.metadata = None;
         span.error = false;

@@ -51,6 +51,8 @@ pub(crate) fn minimal_span() -> FinishedSpan {
         sampler: None,
         metadata: None,
         error: false,
+        trace_state: None,
+        dropped_logs: 0,
     }
 }
 

@@ -209,6 +209,8 @@ fn random_span(rng: &mut Rng) -> FinishedSpan {
             _ => Some(real_metadata()),
         },
         error: rng.below(2) == 0,
+        trace_state: None,
+        dropped_logs: 0,
     }
 }
 

@@ -1,0 +1,30 @@
+//! OTLP/HTTP export (feature `otlp`): the protobuf encoding of spans (`encode`) and the
+//! batcher that groups them into `ExportTraceServiceRequest` bodies under a size bound
+//! (`batch`), for the transport in `transport::otlp`.
+
+// Wired into the exporter once the transport lands (issue #13).
+#![allow(dead_code)]
+
+pub(crate) mod batch;
+pub(crate) mod encode;
+#[cfg(test)]
+mod tests;
+
+/// What became of one OTLP request.
+#[derive(Debug)]
+pub(crate) enum Export {
+    /// 2xx: the server took the request. `rejected` is `partial_success.rejected_spans` (0
+    /// when absent), with its `error_message`.
+    Accepted {
+        /// Spans the server says it rejected.
+        rejected: u64,
+        /// The server's explanation, if it gave one.
+        message: Option<String>,
+    },
+    /// Not delivered: a status that must not be retried, retries exhausted within the
+    /// timeout, a response too large to read.
+    Failed(std::io::Error),
+    /// A timed-out shutdown gave up on the exporter between attempts: its spans are counted
+    /// as abandoned already.
+    GaveUp,
+}
