@@ -7,13 +7,13 @@ use std::time::Duration;
 use crate::error::BuildError;
 use crate::export::batch::WireFormat;
 use crate::export::stats::Counters;
-use crate::export::{spawn, ExporterGuard, Shared, WorkerConfig};
+use crate::export::{spawn, ExporterGuard, Output, Shared, WorkerConfig};
 use crate::layer::{Inner, JaegerLayer};
 use crate::propagation::Propagator;
 use crate::sampler::{ActiveSampler, Sampler};
 use crate::span::data::{ClientStats, FinishedSpan, Process, Tag, TagValue, FLAG_SAMPLED};
 use crate::thrift::writer::{Envelope, Wire};
-use crate::transport::{Auth, HttpConfig, HttpTransport, Transport, UdpTransport};
+use crate::transport::{Auth, HttpConfig, HttpTransport, UdpTransport};
 
 use super::limits::*;
 use super::otlp::{Compression, OtlpEndpoint, OtlpSettings};
@@ -483,17 +483,12 @@ impl Builder {
         if let (Some(_), Some(_)) = (&self.otlp, &self.collector) {
             return Err(BuildError::conflict("otlp_endpoint", "collector_endpoint"));
         }
-        if let Some(otlp) = &self.otlp {
-            // TODO(#13): the OTLP transport is wired in here.
-            let url = otlp.endpoint.as_ref().map_or_else(|| "(unset)".to_owned(), OtlpEndpoint::url);
-            let _ = (otlp.compression == Compression::Gzip, super::otlp::MAX_OTLP_REQUEST_SIZE);
-            return Err(BuildError::invalid("otlp_endpoint", url, "OTLP export is not built yet"));
-        }
         let counters = Arc::new(Counters::default());
         let wake_threshold = self.wake_threshold.map(|w| w.min(self.queue_capacity));
         let shared = Arc::new(Shared::new(self.queue_capacity, wake_threshold, counters.clone()));
-        let (format, transport, max_packet_size, max_spans, ip) = match &self.collector {
-            Some(c) => {
+        let (output, ip) = match (&self.otlp, &self.collector) {
+            (Some(otlp), _) => (self.otlp_output(otlp, &service_name)?, None),
+            (None, Some(c)) => {
                 let endpoint = c.endpoint.clone().ok_or_else(|| {
                     BuildError::invalid(
                         "collector_endpoint",
@@ -509,15 +504,15 @@ impl Builder {
                     ..HttpConfig::new(endpoint)
                 };
                 let transport = HttpTransport::new(config)?;
-                (
-                    WireFormat::CollectorBinary,
-                    Box::new(transport) as Box<dyn Transport>,
-                    COLLECTOR_MAX_BODY,
-                    c.batch_size,
-                    None,
-                )
+                let output = Output::Thrift {
+                    format: WireFormat::CollectorBinary,
+                    max_packet_size: COLLECTOR_MAX_BODY,
+                    max_spans_per_batch: c.batch_size,
+                    transport: Box::new(transport),
+                };
+                (output, None)
             }
-            None => {
+            (None, None) => {
                 if !(MIN_PACKET_SIZE..=MAX_UDP_PAYLOAD).contains(&self.max_packet_size) {
                     return Err(BuildError::invalid(
                         "max_packet_size",
@@ -532,21 +527,32 @@ impl Builder {
                     AgentProtocol::Compact => WireFormat::AgentCompact,
                     AgentProtocol::Binary => WireFormat::AgentBinary,
                 };
-                (format, Box::new(transport) as Box<dyn Transport>, self.max_packet_size, 0, ip)
+                let output = Output::Thrift {
+                    format,
+                    max_packet_size: self.max_packet_size,
+                    max_spans_per_batch: 0,
+                    transport: Box::new(transport),
+                };
+                (output, ip)
             }
         };
         let process = Process { service_name, tags: process_tags(self.process_tags.clone(), ip) };
-        check_room(format, &process, max_packet_size, self.metadata_tags)?;
+        match &output {
+            Output::Thrift { format, max_packet_size, .. } => {
+                check_room(*format, &process, *max_packet_size, self.metadata_tags)?
+            }
+            #[cfg(feature = "otlp")]
+            Output::Otlp { max_request_size, .. } => {
+                check_otlp_room(&process, *max_request_size, self.metadata_tags)?
+            }
+        }
         let sampler = self.sampler.start(&process.service_name, counters)?;
         let handle = spawn(
             shared.clone(),
             WorkerConfig {
-                format,
+                output,
                 process,
-                max_packet_size,
-                max_spans_per_batch: max_spans,
                 flush_interval: self.flush_interval,
-                transport,
                 log_spans: self.log_spans,
                 max_logs_per_span: self.max_logs_per_span,
             },
@@ -567,6 +573,57 @@ impl Builder {
             propagator: self.propagator,
         }
     }
+}
+
+impl Builder {
+    /// The OTLP output for `otlp`, or why it cannot be built.
+    fn otlp_output(&self, otlp: &OtlpSettings, service_name: &str) -> Result<Output, BuildError> {
+        let _ = service_name;
+        #[cfg(not(feature = "otlp"))]
+        {
+            let url = otlp.endpoint.as_ref().map_or_else(|| "(unset)".to_owned(), OtlpEndpoint::url);
+            Err(BuildError::invalid("otlp_endpoint", url, "OTLP export needs the `otlp` cargo feature"))
+        }
+        #[cfg(feature = "otlp")]
+        {
+            check_size("otlp_batch_size", otlp.batch_size, 1, super::otlp::MAX_OTLP_BATCH_SIZE)?;
+            check_size(
+                "otlp_max_request_size",
+                otlp.max_request_size,
+                super::otlp::MIN_OTLP_REQUEST_SIZE,
+                super::otlp::MAX_OTLP_REQUEST_SIZE,
+            )?;
+            Ok(Output::Otlp {
+                max_request_size: otlp.max_request_size,
+                max_spans_per_request: otlp.batch_size,
+                transport: otlp_transport(otlp)?,
+            })
+        }
+    }
+}
+
+/// The OTLP/HTTP transport for `otlp`.
+#[cfg(feature = "otlp")]
+fn otlp_transport(otlp: &OtlpSettings) -> Result<Box<dyn crate::otlp::OtlpSend>, BuildError> {
+    // TODO(#13): the transport (transport::otlp) is merged in here.
+    let url = otlp.endpoint.as_ref().map_or_else(|| "(unset)".to_owned(), OtlpEndpoint::url);
+    let _ = otlp.compression == Compression::Gzip;
+    Err(BuildError::invalid("otlp_endpoint", url, "OTLP export is not built yet"))
+}
+
+/// Like [`check_room`] for OTLP: the resource, the request envelope and a small span must fit
+/// in `limit` bytes.
+#[cfg(feature = "otlp")]
+fn check_otlp_room(process: &Process, limit: usize, metadata_tags: bool) -> Result<(), BuildError> {
+    use crate::otlp::{batch::OtlpBatcher, encode};
+    let envelope = OtlpBatcher::new(process, limit, 1, Arc::new(Counters::default())).envelope_size();
+    let resource = encode::resource_field(process).len();
+    let mut span = Vec::new();
+    encode::span_field(&mut span, &small_span(metadata_tags));
+    if envelope.saturating_add(span.len()) > limit {
+        return Err(BuildError::no_room(resource, envelope - resource, span.len(), limit));
+    }
+    Ok(())
 }
 
 /// `value` within `min..=max`, else an [`BuildError`] for the setter `what`.

@@ -33,7 +33,14 @@ pub(crate) const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const DEFAULT_OTLP_MAX_REQUEST_SIZE: usize = 4 * 1024 * 1024;
 /// The largest allowed cap: the 64 MiB a client should never exceed (opentelemetry-proto
 /// `docs/specification.md`, since v1.11.0).
+#[cfg(feature = "otlp")]
 pub(crate) const MAX_OTLP_REQUEST_SIZE: usize = 64 * 1024 * 1024;
+/// The smallest allowed cap on one request body.
+#[cfg(feature = "otlp")]
+pub(crate) const MIN_OTLP_REQUEST_SIZE: usize = 1024;
+/// The most spans per request `otlp_batch_size` accepts.
+#[cfg(feature = "otlp")]
+pub(crate) const MAX_OTLP_BATCH_SIZE: usize = 65_536;
 /// Spans per request: `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`'s default.
 pub(crate) const DEFAULT_OTLP_BATCH_SIZE: usize = 512;
 

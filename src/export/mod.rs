@@ -23,7 +23,7 @@ use crate::span::record::{Pool, Record};
 use handshake::Handshake;
 
 pub use guard::{ExporterGuard, StatsHandle};
-pub(crate) use worker::{spawn, WorkerConfig};
+pub(crate) use worker::{spawn, Output, WorkerConfig};
 
 /// State shared by the producers (the layer, on application threads), the exporter thread
 /// and the guard.

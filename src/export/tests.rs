@@ -64,12 +64,14 @@ fn exporter(behaviour: Behaviour, capacity: usize) -> Exporter {
     let (tx, ended) = mpsc::channel();
     let transport = Scripted { behaviour, sent: sent.clone(), dropped: Some(tx) };
     let config = WorkerConfig {
-        format: batch::WireFormat::AgentCompact,
+        output: Output::Thrift {
+            format: batch::WireFormat::AgentCompact,
+            max_packet_size: 65_000,
+            max_spans_per_batch: 0,
+            transport: Box::new(transport),
+        },
         process: Process { service_name: "svc".into(), tags: Vec::new() },
-        max_packet_size: 65_000,
-        max_spans_per_batch: 0,
         flush_interval: Duration::from_secs(3600),
-        transport: Box::new(transport),
         log_spans: false,
         max_logs_per_span: 0,
     };
@@ -168,4 +170,57 @@ fn the_loss_summary_names_every_kind_of_loss() {
         "7 of 10 finished spans were not exported (1 dropped at a full queue, 2 failed to send, \
          3 abandoned when the shutdown timed out, 1 finished after the exporter stopped)"
     );
+}
+
+/// An OTLP peer that decodes every request with opentelemetry-proto and answers with a
+/// partial success rejecting one span of each request.
+#[cfg(feature = "otlp")]
+struct Rejecting {
+    spans: Arc<Mutex<Vec<String>>>,
+}
+
+#[cfg(feature = "otlp")]
+impl crate::otlp::OtlpSend for Rejecting {
+    fn export(&mut self, body: &[u8], _: &dyn Fn() -> bool) -> crate::otlp::Export {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use prost::Message;
+        let req = ExportTraceServiceRequest::decode(body).expect("a valid request");
+        let mut spans = self.spans.lock().unwrap();
+        for rs in &req.resource_spans {
+            for ss in &rs.scope_spans {
+                spans.extend(ss.spans.iter().map(|s| s.name.clone()));
+            }
+        }
+        crate::otlp::Export::Accepted { rejected: 1, message: Some("one bad span".into()) }
+    }
+}
+
+#[cfg(feature = "otlp")]
+#[test]
+fn the_exporter_thread_sends_otlp_requests_and_settles_partial_successes() {
+    let shared = Arc::new(Shared::new(64, None, Arc::new(Counters::default())));
+    let spans = Arc::new(Mutex::new(Vec::new()));
+    let config = WorkerConfig {
+        output: Output::Otlp {
+            max_request_size: 1 << 20,
+            max_spans_per_request: 4,
+            transport: Box::new(Rejecting { spans: spans.clone() }),
+        },
+        process: Process { service_name: "svc".into(), tags: Vec::new() },
+        flush_interval: Duration::from_secs(3600),
+        log_spans: false,
+        max_logs_per_span: 0,
+    };
+    let handle = spawn(shared.clone(), config).unwrap();
+    let guard = ExporterGuard::new(shared.clone(), handle);
+    for i in 0..10 {
+        finish(&shared, i);
+    }
+    guard.flush(WAIT).unwrap();
+    assert_eq!(spans.lock().unwrap().len(), 10);
+    // Requests of 4, 4 and 2 spans, one rejected in each.
+    let s = guard.stats();
+    assert_eq!((s.spans_exported, s.spans_failed, s.packets_sent), (7, 3, 3), "{s:#?}");
+    assert!(s.is_settled(), "{s:#?}");
+    guard.shutdown(WAIT).unwrap();
 }

@@ -11,22 +11,84 @@ use super::batch::{Batcher, WireFormat};
 use super::Shared;
 use crate::error::BuildError;
 use crate::export::stats::add;
-use crate::span::data::Process;
+use crate::export::stats::Counters;
+#[cfg(feature = "otlp")]
+use crate::otlp::{batch::OtlpBatcher, OtlpSend};
+use crate::span::data::{FinishedSpan, Process};
 use crate::span::record::Record;
 use crate::transport::Transport;
 
 /// Everything the worker needs, moved into its thread.
 pub(crate) struct WorkerConfig {
-    pub(crate) format: WireFormat,
+    pub(crate) output: Output,
     pub(crate) process: Process,
-    pub(crate) max_packet_size: usize,
-    pub(crate) max_spans_per_batch: usize,
     pub(crate) flush_interval: Duration,
-    pub(crate) transport: Box<dyn Transport>,
     /// Print each span's context on stderr (Jaeger's logging reporter).
     pub(crate) log_spans: bool,
     /// The span-log limit, applied here when a record's logs are put in time order.
     pub(crate) max_logs_per_span: usize,
+}
+
+/// Where the exporter sends, and in what form.
+pub(crate) enum Output {
+    /// Jaeger Thrift: `emitBatch` datagrams to the agent, or batches to the collector.
+    Thrift {
+        format: WireFormat,
+        max_packet_size: usize,
+        /// 0 means no limit on the count.
+        max_spans_per_batch: usize,
+        transport: Box<dyn Transport>,
+    },
+    /// OTLP/HTTP `ExportTraceServiceRequest`s.
+    #[cfg(feature = "otlp")]
+    Otlp { max_request_size: usize, max_spans_per_request: usize, transport: Box<dyn OtlpSend> },
+}
+
+/// The batcher and transport of an [`Output`], as the worker runs them.
+enum Sink {
+    Thrift(Batcher, Box<dyn Transport>),
+    #[cfg(feature = "otlp")]
+    Otlp(OtlpBatcher, Box<dyn OtlpSend>),
+}
+
+impl Sink {
+    fn new(output: Output, process: Process, counters: &Arc<Counters>) -> Sink {
+        match output {
+            Output::Thrift { format, max_packet_size, max_spans_per_batch, transport } => Sink::Thrift(
+                Batcher::new(format, process, max_packet_size, max_spans_per_batch, counters.clone()),
+                transport,
+            ),
+            #[cfg(feature = "otlp")]
+            Output::Otlp { max_request_size, max_spans_per_request, transport } => Sink::Otlp(
+                OtlpBatcher::new(&process, max_request_size, max_spans_per_request, counters.clone()),
+                transport,
+            ),
+        }
+    }
+
+    fn push(&mut self, span: &FinishedSpan, counters: &Counters) {
+        match self {
+            Sink::Thrift(batcher, transport) => batcher.push(span, &mut |payload| transport.send(payload)),
+            #[cfg(feature = "otlp")]
+            Sink::Otlp(batcher, transport) => {
+                let give_up = || counters.held.is_abandoned();
+                batcher.push(span, &mut |body| transport.export(body, &give_up))
+            }
+        }
+        let _ = counters;
+    }
+
+    fn flush(&mut self, counters: &Counters) {
+        match self {
+            Sink::Thrift(batcher, transport) => batcher.flush(&mut |payload| transport.send(payload)),
+            #[cfg(feature = "otlp")]
+            Sink::Otlp(batcher, transport) => {
+                let give_up = || counters.held.is_abandoned();
+                batcher.flush(&mut |body| transport.export(body, &give_up))
+            }
+        }
+        let _ = counters;
+    }
 }
 
 /// Spawns the named exporter thread. Failing to spawn is an error, not a panic.
@@ -79,19 +141,9 @@ fn run(shared: &Shared, config: WorkerConfig) {
     // Anything this thread (or the transport) emits through `tracing` must not come back
     // into the layer: it would re-enter it and could deadlock or loop.
     let _mute = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
-    let WorkerConfig {
-        format,
-        process,
-        max_packet_size,
-        max_spans_per_batch,
-        flush_interval,
-        mut transport,
-        log_spans,
-        max_logs_per_span,
-    } = config;
-    let mut batcher =
-        Batcher::new(format, process, max_packet_size, max_spans_per_batch, shared.counters.clone());
-    let mut send = |payload: &[u8]| transport.send(payload);
+    let WorkerConfig { output, process, flush_interval, log_spans, max_logs_per_span } = config;
+    let counters = &*shared.counters;
+    let mut sink = Sink::new(output, process, &shared.counters);
     let mut last_flush = Instant::now();
     #[cfg(feature = "metrics")]
     let mut published = {
@@ -134,7 +186,7 @@ fn run(shared: &Shared, config: WorkerConfig) {
                     span.trace_id, span.span_id, span.parent_id, span.flags, span.operation
                 );
             }
-            batcher.push(span, &mut send);
+            sink.push(span, counters);
             shared.pool.give(record);
         };
         if !drain(shared, &mut chunk, &mut export) {
@@ -148,7 +200,7 @@ fn run(shared: &Shared, config: WorkerConfig) {
             }
         }
         if req.flush != flushed_gen || req.stop || last_flush.elapsed() >= flush_interval {
-            batcher.flush(&mut send);
+            sink.flush(counters);
             last_flush = Instant::now();
             #[cfg(feature = "metrics")]
             {

@@ -28,3 +28,10 @@ pub(crate) enum Export {
     /// as abandoned already.
     GaveUp,
 }
+
+/// Delivers one OTLP request body (`transport::otlp`; the tests' fakes).
+pub(crate) trait OtlpSend: Send {
+    /// Sends `body`, retrying as the OTLP spec says; `give_up` turns true when a timed-out
+    /// shutdown abandoned the exporter, and the transport then stops at once.
+    fn export(&mut self, body: &[u8], give_up: &dyn Fn() -> bool) -> Export;
+}
