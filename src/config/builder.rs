@@ -264,8 +264,8 @@ impl Builder {
 
     /// Sends to a Jaeger collector over HTTP instead of the agent over UDP: one `POST` of a
     /// Thrift-binary `Batch` (`Content-Type: application/x-thrift`) per batch, e.g.
-    /// `http://jaeger-collector:14268/api/traces`. Plain `http://` only (no TLS in this
-    /// crate; no credentials in the URL). Connection errors and 5xx answers are retried (3
+    /// `http://jaeger-collector:14268/api/traces`. `https://` needs the `tls` feature; no
+    /// credentials in the URL. Connection errors and 5xx answers are retried (3
     /// attempts in all) within the [`collector_timeout`](Self::collector_timeout); spans of a
     /// batch that still fails count as failed. Defaults to none (UDP to the agent).
     pub fn collector_endpoint(mut self, url: impl Into<String>) -> Self {

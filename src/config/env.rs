@@ -20,8 +20,8 @@
 //!   errors. Blank items (`a=1,,b=2`, a trailing comma) are skipped.
 //! - Durations, queue size, refresh interval must be positive: Go's tickers panic on zero.
 //!   `JAEGER_REPORTER_MAX_QUEUE_SIZE` is at most 16777216 (the queue is allocated up front).
-//! - `JAEGER_ENDPOINT` must be an absolute `http://` URL (no TLS here); Go also accepts an
-//!   absolute path, which cannot be posted to.
+//! - `JAEGER_ENDPOINT` must be an absolute `http://` URL (`https://` with the `tls`
+//!   feature); Go also accepts an absolute path, which cannot be posted to.
 //! - `JAEGER_SAMPLER_MANAGER_HOST_PORT` given as `host:port` (no scheme) becomes
 //!   `http://host:port/sampling`; Go uses it verbatim and then fails every poll.
 //! - IPv6 literals in `JAEGER_AGENT_HOST` are bracketed when composed with a port.
@@ -242,7 +242,8 @@ fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, BuildE
 }
 
 /// `JAEGER_SAMPLING_ENDPOINT`, else `JAEGER_SAMPLER_MANAGER_HOST_PORT`, else the agent host's
-/// port 5778, else `None` for the default (`config/config_env.go`); checked as an `http://` URL.
+/// port 5778, else `None` for the default (`config/config_env.go`); checked as an `http://` URL
+/// (`https://` with the `tls` feature).
 fn sampling_endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, BuildError> {
     let (name, url) = if let Some(url) = get("JAEGER_SAMPLING_ENDPOINT") {
         ("JAEGER_SAMPLING_ENDPOINT", url)
@@ -254,16 +255,8 @@ fn sampling_endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Str
     } else {
         return Ok(None);
     };
-    let uri: Result<ureq::http::Uri, _> = url.parse();
-    match uri {
-        Ok(u) if u.scheme_str() == Some("http") && u.authority().is_some_and(|a| !a.host().is_empty()) => {
-            Ok(Some(url))
-        }
-        Ok(u) if u.scheme_str() == Some("https") => {
-            Err(BuildError::env(name, url, "https is not supported: this crate has no TLS"))
-        }
-        _ => Err(BuildError::env(name, url, "not an absolute http:// URL")),
-    }
+    crate::transport::check_endpoint(&url).map_err(|why| BuildError::env(name, redact_userinfo(&url), why))?;
+    Ok(Some(url))
 }
 
 // === reporter ===
