@@ -288,9 +288,8 @@ impl Poller {
 /// (`https://` with the `tls` feature).
 fn sampling_url(endpoint: &str, service_name: &str) -> Result<String, BuildError> {
     const WHAT: &str = "remote sampler endpoint";
-    crate::transport::check_endpoint(endpoint).map_err(|why| {
-        BuildError::invalid(WHAT, crate::transport::redact_userinfo(endpoint), why)
-    })?;
+    crate::transport::check_endpoint(endpoint)
+        .map_err(|why| BuildError::invalid(WHAT, crate::transport::redact_userinfo(endpoint), why))?;
     let uri: ureq::http::Uri =
         endpoint.parse().map_err(|e| BuildError::invalid(WHAT, endpoint, format!("{e}")))?;
     let separator = if uri.query().is_some() { '&' } else { '?' };
@@ -340,7 +339,10 @@ mod tests {
     #[cfg(feature = "tls")]
     #[test]
     fn an_https_sampling_endpoint_is_accepted_with_the_tls_feature() {
-        assert_eq!(sampling_url("https://agent:5778/sampling", "s").unwrap(), "https://agent:5778/sampling?service=s");
+        assert_eq!(
+            sampling_url("https://agent:5778/sampling", "s").unwrap(),
+            "https://agent:5778/sampling?service=s"
+        );
     }
 
     #[cfg(not(feature = "tls"))]

@@ -80,7 +80,8 @@ mod tests {
 
     #[test]
     fn relative_credentialed_and_foreign_urls_are_refused() {
-        for bad in ["", "localhost:4318", "/api/traces", "ftp://c/", "http://", "http://u:p@c/", "not a url"] {
+        for bad in ["", "localhost:4318", "/api/traces", "ftp://c/", "http://", "http://u:p@c/", "not a url"]
+        {
             assert!(check_endpoint(bad).is_err(), "{bad}");
         }
         assert!(check_endpoint("http://u:p@c/").unwrap_err().contains("credentials"));

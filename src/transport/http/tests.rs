@@ -204,14 +204,7 @@ fn backoff_never_outlasts_the_timeout() {
 fn bad_endpoints_headers_and_credentials_are_refused_without_leaking_secrets() {
     let ok = "http://collector:14268/api/traces";
     assert!(HttpTransport::new(HttpConfig::new(ok)).is_ok());
-    for bad in [
-        "",
-        "collector:14268",
-        "/api/traces",
-        "ftp://c/",
-        "http://",
-        "http://u:p@c/x",
-    ] {
+    for bad in ["", "collector:14268", "/api/traces", "ftp://c/", "http://", "http://u:p@c/x"] {
         let err = HttpTransport::new(HttpConfig::new(bad)).unwrap_err();
         assert!(err.kind() == crate::error::BuildErrorKind::InvalidSetting, "{bad}: {err}");
         assert!(!err.to_string().contains(":p@"), "credentials leaked: {err}");
