@@ -164,7 +164,9 @@ fn default_endpoint() -> OtlpEndpoint {
 
 /// Integer milliseconds (`configuration/common.md`, "Timeout"); `0` is no limit.
 fn parse_timeout(v: &str) -> Result<Duration, String> {
-    if v.starts_with('-') && v[1..].bytes().all(|b| b.is_ascii_digit()) && v.len() > 1 {
+    let negative =
+        v.strip_prefix('-').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    if negative {
         return Err("must not be negative (integer milliseconds, 0 for no limit)".to_owned());
     }
     match v.parse::<u64>() {
@@ -239,21 +241,22 @@ pub(crate) fn percent_decode(s: &str) -> Result<String, String> {
     if !s.contains('%') {
         return Ok(s.to_owned());
     }
+    let hex = |b: u8| char::from(b).to_digit(16);
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                Some(b) if hex.is_some_and(|h| h.bytes().all(|c| c.is_ascii_hexdigit())) => out.push(b),
-                _ => return Err("a '%' not followed by two hex digits".to_owned()),
-            }
-            i += 3;
-        } else {
+        if bytes[i] != b'%' {
             out.push(bytes[i]);
             i += 1;
+            continue;
         }
+        match (bytes.get(i + 1).and_then(|&b| hex(b)), bytes.get(i + 2).and_then(|&b| hex(b))) {
+            // Two hex digits make at most 0xff.
+            (Some(high), Some(low)) => out.push((high * 16 + low) as u8),
+            _ => return Err("a '%' not followed by two hex digits".to_owned()),
+        }
+        i += 3;
     }
     String::from_utf8(out).map_err(|_| "percent-decodes to bytes that are not UTF-8".to_owned())
 }
