@@ -264,8 +264,8 @@ impl Builder {
 
     /// Sends to a Jaeger collector over HTTP instead of the agent over UDP: one `POST` of a
     /// Thrift-binary `Batch` (`Content-Type: application/x-thrift`) per batch, e.g.
-    /// `http://jaeger-collector:14268/api/traces`. Plain `http://` only (no TLS in this
-    /// crate; no credentials in the URL). Connection errors and 5xx answers are retried (3
+    /// `http://jaeger-collector:14268/api/traces`. `https://` needs the `tls` feature; no
+    /// credentials in the URL. Connection errors and 5xx answers are retried (3
     /// attempts in all) within the [`collector_timeout`](Self::collector_timeout); spans of a
     /// batch that still fails count as failed. Defaults to none (UDP to the agent).
     pub fn collector_endpoint(mut self, url: impl Into<String>) -> Self {
@@ -375,14 +375,60 @@ impl Builder {
     }
 
     /// A builder configured from the `JAEGER_*` environment variables, as Jaeger's Go client
-    /// reads them, plus `JAEGER_AUTH_TOKEN` and `JAEGER_PROPAGATION`; settings applied
-    /// afterwards win. See the README's configuration table.
+    /// reads them, plus `JAEGER_AUTH_TOKEN` and `JAEGER_PROPAGATION`, and from the `OTEL_*`
+    /// variables of the OpenTelemetry specification listed below; settings applied afterwards
+    /// win. See the README's configuration table.
     ///
     /// Differences from Go: with no `JAEGER_SAMPLER_TYPE`, the sampler is remote with an
     /// initial probabilistic rate of 0.001 (Go: 0); a `JAEGER_TAGS` item without `=` or a
     /// `${VAR}` without `:` is an error (Go panics); a value that is not UTF-8 is an error (Go
     /// takes the bytes); `JAEGER_REPORTER_MAX_QUEUE_SIZE` is at most 16777216. With
     /// `JAEGER_DISABLED=true` no service name is needed, but every variable is still parsed.
+    ///
+    /// # `OTEL_*` variables
+    ///
+    /// Where an `OTEL_*` and a `JAEGER_*` variable set the same thing, the `OTEL_*` one wins,
+    /// except that any one of the three disabling variables disables. An empty value is unset;
+    /// enum values ignore case. Where the specification asks for a warning and for a bad value
+    /// to be ignored, this is an error, as for the `JAEGER_*` variables. Of each
+    /// `OTEL_EXPORTER_OTLP_X` / `OTEL_EXPORTER_OTLP_TRACES_X` pair only the traces one is read
+    /// when it is set, as a whole (traces headers replace the generic ones).
+    ///
+    /// | variable | sets | precedence |
+    /// |---|---|---|
+    /// | `OTEL_SERVICE_NAME` | [`service_name`](Self::service_name) | over `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, over `JAEGER_SERVICE_NAME` |
+    /// | `OTEL_RESOURCE_ATTRIBUTES` | `k=v,...` (percent-decoded keys and values, `+` is a plus): [`process_tag`](Self::process_tag)s; `service.name` is the service name | a key also in `JAEGER_TAGS` takes this value |
+    /// | `OTEL_TRACES_EXPORTER` | `otlp`: OTLP/HTTP, to `http://localhost:4318` unless an endpoint variable says otherwise; `none`: [`enabled`](Self::enabled)`(false)` | `otlp` over `JAEGER_ENDPOINT` and `JAEGER_AGENT_*` |
+    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | base URL, `v1/traces` appended: [`otlp_endpoint`](Self::otlp_endpoint); selects OTLP | over `JAEGER_ENDPOINT`, `JAEGER_AGENT_*` |
+    /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full URL: [`otlp_traces_endpoint`](Self::otlp_traces_endpoint); selects OTLP | over `OTEL_EXPORTER_OTLP_ENDPOINT` |
+    /// | `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` | `k=v,...` (values percent-decoded): [`otlp_header`](Self::otlp_header)s | traces over generic, as a whole |
+    /// | `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` | integer milliseconds, `0` no limit: [`otlp_timeout`](Self::otlp_timeout) | traces over generic |
+    /// | `OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION` | `gzip` or `none`: [`otlp_compression`](Self::otlp_compression) | traces over generic |
+    /// | `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` | must be `http/protobuf` (`grpc`, `http/json`: error) | traces over generic |
+    /// | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | [`sampler`](Self::sampler): `always_on`, `always_off`, `traceidratio` (arg: rate, default 1), `jaeger_remote` (arg: `endpoint`, `pollingIntervalMs`, `initialSamplingRate`), each also as `parentbased_*` | over `JAEGER_SAMPLER_TYPE`/`_PARAM`; `jaeger_remote` starts from the `JAEGER_SAMPLING_ENDPOINT`, `JAEGER_SAMPLER_*` settings |
+    /// | `OTEL_PROPAGATORS` | [`propagator`](Self::propagator): `tracecontext`, `baggage`, `b3` (single header), `b3multi`, `jaeger`, `none` | over `JAEGER_PROPAGATION` |
+    /// | `OTEL_SDK_DISABLED` | `true`: [`enabled`](Self::enabled)`(false)` | any of it, `OTEL_TRACES_EXPORTER=none`, `JAEGER_DISABLED=true` disables |
+    ///
+    /// Sampling: the layer always follows a parent's sampled flag, as Jaeger's clients do, so
+    /// `always_on`, `always_off`, `traceidratio` and `jaeger_remote` behave as their
+    /// `parentbased_*` forms (the specification's forms without `parentbased_` would ignore
+    /// the parent); `traceidratio` applies Jaeger's probabilistic rule to the trace id
+    /// (`sampler.type=probabilistic`). The `jaeger_remote` `endpoint` must be Jaeger's HTTP
+    /// sampling endpoint (agent or Jaeger v2 port 5778, e.g. `http://jaeger:5778/sampling`),
+    /// not the gRPC one of the specification's example: ports 14250 and 5779 are refused.
+    /// `OTEL_TRACES_SAMPLER_ARG` is read only with `OTEL_TRACES_SAMPLER`, and only for the
+    /// samplers that take one. Without `OTEL_TRACES_SAMPLER` the `JAEGER_*` default (remote)
+    /// stays, not the specification's `parentbased_always_on`.
+    ///
+    /// Propagation: `tracecontext` is [`Propagator::w3c`], which carries W3C `baggage` with
+    /// `traceparent`; `baggage` without `tracecontext` is an error, and `tracecontext` alone
+    /// propagates baggage too. `none` must stand alone. Duplicates count once.
+    ///
+    /// Other `OTEL_EXPORTER_OTLP_*` variables (headers, timeout, ...) are checked but used only
+    /// when OTLP is selected. Not supported: `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`,
+    /// `..._CLIENT_KEY`, `..._CLIENT_CERTIFICATE` (with the `tls` feature, servers are
+    /// verified against the webpki roots), `OTEL_BSP_*`, span limits and `OTEL_CONFIG_FILE`;
+    /// they are ignored. `https://` endpoints need the `tls` feature.
     ///
     /// ```no_run
     /// # fn main() -> Result<(), jaeger_layer::Error> {
@@ -394,7 +440,7 @@ impl Builder {
     /// # Errors
     /// [`BuildError`] naming the variable and its value, e.g.
     /// `cannot parse env var JAEGER_AGENT_PORT=abc: ...` (a value that is not UTF-8 is shown
-    /// lossily).
+    /// lossily; header values are never shown).
     pub fn from_env() -> Result<Builder, BuildError> {
         Self::from_env_with(|name| std::env::var_os(name))
     }
@@ -402,14 +448,22 @@ impl Builder {
     /// [`from_env`](Self::from_env) over any getter (tests never touch the process env).
     pub(crate) fn from_env_with(get: impl Fn(&str) -> Option<OsString>) -> Result<Builder, BuildError> {
         let env = crate::config::env::read_env(get)?;
-        let mut b = Builder::default().sampler(env.sampler.clone());
-        if let Some(name) = env.service_name.clone() {
+        let otel = env.otel.clone();
+        let mut b = Builder::default().sampler(otel.sampler.clone().unwrap_or_else(|| env.sampler.clone()));
+        if let Some(name) = otel.service_name.clone().or_else(|| env.service_name.clone()) {
             b = b.service_name(name);
         }
-        if let Some(disabled) = env.disabled {
-            b = b.enabled(!disabled);
+        // Any disabling variable disables (a default `false` elsewhere must not re-enable).
+        if env.disabled == Some(true) || otel.disabled {
+            b = b.enabled(false);
         }
+        let resource = otel.resource.clone().unwrap_or_default();
         for (k, v) in env.tags.clone().unwrap_or_default() {
+            if !resource.iter().any(|(key, _)| *key == k) {
+                b = b.process_tag(k, v);
+            }
+        }
+        for (k, v) in resource {
             b = b.process_tag(k, v);
         }
         if let Some(wide) = env.trace_id_128bit {
@@ -424,14 +478,19 @@ impl Builder {
         if let Some(log) = env.reporter_log_spans {
             b = b.log_spans(log);
         }
-        if let Some(hp) = env.agent_host_port.clone() {
-            b = b.agent_endpoint(hp);
-        }
         if let Some(every) = env.agent_reresolve_interval() {
             b = b.agent_reresolve_interval(every);
         }
-        if let Some(p) = env.propagator.clone() {
+        if let Some(p) = otel.propagator.clone().or_else(|| env.propagator.clone()) {
             b = b.propagator(p);
+        }
+        if let Some(otlp) = otel.otlp {
+            // OTLP wins over `JAEGER_ENDPOINT` and the agent variables.
+            b.otlp = Some(otlp);
+            return Ok(b);
+        }
+        if let Some(hp) = env.agent_host_port.clone() {
+            b = b.agent_endpoint(hp);
         }
         if let Some(http) = env.http_config() {
             let c = b.collector.get_or_insert_with(Default::default);

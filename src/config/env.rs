@@ -20,8 +20,8 @@
 //!   errors. Blank items (`a=1,,b=2`, a trailing comma) are skipped.
 //! - Durations, queue size, refresh interval must be positive: Go's tickers panic on zero.
 //!   `JAEGER_REPORTER_MAX_QUEUE_SIZE` is at most 16777216 (the queue is allocated up front).
-//! - `JAEGER_ENDPOINT` must be an absolute `http://` URL (no TLS here); Go also accepts an
-//!   absolute path, which cannot be posted to.
+//! - `JAEGER_ENDPOINT` must be an absolute `http://` URL (`https://` with the `tls`
+//!   feature); Go also accepts an absolute path, which cannot be posted to.
 //! - `JAEGER_SAMPLER_MANAGER_HOST_PORT` given as `host:port` (no scheme) becomes
 //!   `http://host:port/sampling`; Go uses it verbatim and then fails every poll.
 //! - IPv6 literals in `JAEGER_AGENT_HOST` are bracketed when composed with a port.
@@ -32,6 +32,7 @@ use std::cell::RefCell;
 use std::ffi::OsString;
 use std::time::Duration;
 
+use super::otel_env::{read_otel, OtelConfig};
 use crate::error::BuildError;
 use crate::propagation::Propagator;
 use crate::sampler::{RemoteSampler, Sampler};
@@ -80,6 +81,8 @@ pub(crate) struct EnvConfig {
     pub(crate) reconnect_interval: Option<Duration>,
     /// `JAEGER_PROPAGATION`: e.g. `jaeger,w3c,b3` as one composite propagator.
     pub(crate) propagator: Option<Propagator>,
+    /// The `OTEL_*` variables; the builder lets them win over the `JAEGER_*` ones.
+    pub(crate) otel: OtelConfig,
 }
 
 impl EnvConfig {
@@ -115,7 +118,7 @@ pub(crate) fn read_env(get: impl Fn(&str) -> Option<OsString>) -> Result<EnvConf
     let get = |name: &str| match get(name)?.into_string() {
         Ok(v) => Some(v).filter(|v| !v.is_empty()),
         Err(raw) => {
-            let shown = if SECRETS.contains(&name) {
+            let shown = if SECRETS.contains(&name) || super::otel_env::SECRETS.contains(&name) {
                 "<redacted>".to_owned()
             } else {
                 raw.to_string_lossy().into_owned()
@@ -169,6 +172,7 @@ fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, BuildErr
         endpoint: None,
         auth: None,
         agent_host_port: None,
+        otel: OtelConfig::default(),
     };
     if let Some(tags) = get("JAEGER_TAGS") {
         c.tags = Some(parse_tags(&tags, get).map_err(|why| BuildError::env("JAEGER_TAGS", &tags, why))?);
@@ -181,6 +185,7 @@ fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, BuildErr
     } else {
         c.agent_host_port = read_agent_host_port(get)?;
     }
+    c.otel = read_otel(get, || jaeger_remote(get))?;
     Ok(c)
 }
 
@@ -210,29 +215,16 @@ fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, BuildE
         let shown = get(PARAM).unwrap_or_else(|| "(unset)".to_owned());
         BuildError::env(PARAM, shown, reason_of(e, "out of range"))
     };
-    // Parsed whatever the type, as Go does, so that a typo never hides behind another type.
-    let max_operations =
-        parse(get, "JAEGER_SAMPLER_MAX_OPERATIONS", |v| v.parse::<usize>().map_err(|e| e.to_string()))?;
-    let refresh_interval = parse(get, "JAEGER_SAMPLER_REFRESH_INTERVAL", parse_positive_duration)?;
+    // Parsed whatever the type, as Go does, so that a typo never hides behind another type
+    // (`jaeger_remote` reads them again).
+    parse(get, "JAEGER_SAMPLER_MAX_OPERATIONS", |v| v.parse::<usize>().map_err(|e| e.to_string()))?;
+    parse(get, "JAEGER_SAMPLER_REFRESH_INTERVAL", parse_positive_duration)?;
     let kind = get("JAEGER_SAMPLER_TYPE");
     match kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("const") => Ok(if param.unwrap_or(0.0) != 0.0 { Sampler::always() } else { Sampler::never() }),
         Some("probabilistic") => Sampler::probabilistic(param.unwrap_or(0.0)).map_err(param_err),
         Some("ratelimiting") => Sampler::rate_limiting(param.unwrap_or(0.0)).map_err(param_err),
-        None | Some("remote") => {
-            let initial = Sampler::probabilistic(param.unwrap_or(DEFAULT_INITIAL_RATE)).map_err(param_err)?;
-            let mut remote = RemoteSampler::new().initial_sampler(initial);
-            if let Some(url) = sampling_endpoint(get)? {
-                remote = remote.endpoint(url);
-            }
-            if let Some(n) = max_operations {
-                remote = remote.max_operations(n);
-            }
-            if let Some(d) = refresh_interval {
-                remote = remote.refresh_interval(d);
-            }
-            Ok(Sampler::remote(remote))
-        }
+        None | Some("remote") => jaeger_remote(get).map(Sampler::remote),
         Some(_) => Err(BuildError::env(
             "JAEGER_SAMPLER_TYPE",
             kind.unwrap_or_default(),
@@ -241,8 +233,38 @@ fn read_sampler(get: &impl Fn(&str) -> Option<String>) -> Result<Sampler, BuildE
     }
 }
 
+/// The remote sampler the `JAEGER_*` variables configure: `JAEGER_SAMPLER_PARAM` as the
+/// initial rate when the type is `remote` or unset (else 0.001), the sampling endpoint, the
+/// maximum operations and the refresh interval. Also the base of `OTEL_TRACES_SAMPLER=jaeger_remote`.
+fn jaeger_remote(get: &impl Fn(&str) -> Option<String>) -> Result<RemoteSampler, BuildError> {
+    const PARAM: &str = "JAEGER_SAMPLER_PARAM";
+    let is_remote = get("JAEGER_SAMPLER_TYPE").is_none_or(|t| t.eq_ignore_ascii_case("remote"));
+    let param = match is_remote {
+        true => parse(get, PARAM, |v| v.parse::<f64>().map_err(|e| e.to_string()))?,
+        false => None,
+    };
+    let initial = Sampler::probabilistic(param.unwrap_or(DEFAULT_INITIAL_RATE)).map_err(|e| {
+        let shown = get(PARAM).unwrap_or_else(|| "(unset)".to_owned());
+        BuildError::env(PARAM, shown, reason_of(e, "out of range"))
+    })?;
+    let mut remote = RemoteSampler::new().initial_sampler(initial);
+    if let Some(url) = sampling_endpoint(get)? {
+        remote = remote.endpoint(url);
+    }
+    if let Some(n) =
+        parse(get, "JAEGER_SAMPLER_MAX_OPERATIONS", |v| v.parse::<usize>().map_err(|e| e.to_string()))?
+    {
+        remote = remote.max_operations(n);
+    }
+    if let Some(d) = parse(get, "JAEGER_SAMPLER_REFRESH_INTERVAL", parse_positive_duration)? {
+        remote = remote.refresh_interval(d);
+    }
+    Ok(remote)
+}
+
 /// `JAEGER_SAMPLING_ENDPOINT`, else `JAEGER_SAMPLER_MANAGER_HOST_PORT`, else the agent host's
-/// port 5778, else `None` for the default (`config/config_env.go`); checked as an `http://` URL.
+/// port 5778, else `None` for the default (`config/config_env.go`); checked as an `http://` URL
+/// (`https://` with the `tls` feature).
 fn sampling_endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, BuildError> {
     let (name, url) = if let Some(url) = get("JAEGER_SAMPLING_ENDPOINT") {
         ("JAEGER_SAMPLING_ENDPOINT", url)
@@ -254,16 +276,9 @@ fn sampling_endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Str
     } else {
         return Ok(None);
     };
-    let uri: Result<ureq::http::Uri, _> = url.parse();
-    match uri {
-        Ok(u) if u.scheme_str() == Some("http") && u.authority().is_some_and(|a| !a.host().is_empty()) => {
-            Ok(Some(url))
-        }
-        Ok(u) if u.scheme_str() == Some("https") => {
-            Err(BuildError::env(name, url, "https is not supported: this crate has no TLS"))
-        }
-        _ => Err(BuildError::env(name, url, "not an absolute http:// URL")),
-    }
+    crate::transport::check_endpoint(&url)
+        .map_err(|why| BuildError::env(name, redact_userinfo(&url), why))?;
+    Ok(Some(url))
 }
 
 // === reporter ===

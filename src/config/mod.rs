@@ -4,4 +4,5 @@
 pub(crate) mod builder;
 pub(crate) mod env;
 mod limits;
+pub(crate) mod otel_env;
 pub(crate) mod otlp;

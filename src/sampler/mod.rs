@@ -250,7 +250,8 @@ impl RemoteSampler {
         Self::default()
     }
 
-    /// The sampling endpoint URL, `http://` only; the query `?service=<name>` is appended
+    /// The sampling endpoint URL (Jaeger's HTTP sampling API, not its gRPC one), `http://`,
+    /// or `https://` with the `tls` feature; the query `?service=<name>` is appended
     /// (with `&` if the URL already has a query). A malformed URL makes the layer's `build`
     /// fail.
     ///

@@ -75,12 +75,7 @@ impl Remote {
         }
         let url = sampling_url(&config.endpoint, service_name)?;
         let timeout = config.http_timeout.unwrap_or(HTTP_TIMEOUT.min(config.refresh_interval));
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .proxy(None)
-            .build()
-            .into();
+        let agent = crate::transport::agent::agent(Some(timeout));
         let shared = Arc::new(Shared {
             current: ArcSwap::from_pointee(initial),
             control: Mutex::new(Control::default()),
@@ -289,14 +284,14 @@ impl Poller {
 
 // === URL ===
 
-/// `<endpoint>?service=<name>`, checking that the endpoint is a plain `http://` URL.
+/// `<endpoint>?service=<name>`, checking that the endpoint is an absolute `http://` URL
+/// (`https://` with the `tls` feature).
 fn sampling_url(endpoint: &str, service_name: &str) -> Result<String, BuildError> {
     const WHAT: &str = "remote sampler endpoint";
+    crate::transport::check_endpoint(endpoint)
+        .map_err(|why| BuildError::invalid(WHAT, crate::transport::redact_userinfo(endpoint), why))?;
     let uri: ureq::http::Uri =
         endpoint.parse().map_err(|e| BuildError::invalid(WHAT, endpoint, format!("{e}")))?;
-    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-        return Err(BuildError::invalid(WHAT, endpoint, "must be an http:// URL (https is not supported)"));
-    }
     let separator = if uri.query().is_some() { '&' } else { '?' };
     Ok(format!("{endpoint}{separator}service={}", query_escape(service_name)))
 }
@@ -335,11 +330,25 @@ mod tests {
             "http://127.0.0.1:5778/sampling?service=my+svc"
         );
         assert_eq!(sampling_url("http://agent:5778/?x=1", "s").unwrap(), "http://agent:5778/?x=1&service=s");
-        for bad in
-            ["", "127.0.0.1:5778/sampling", "https://agent/sampling", "ftp://agent/", "http://", "not a url"]
-        {
+        for bad in ["", "127.0.0.1:5778/sampling", "ftp://agent/", "http://", "not a url", "http://u:p@a/"] {
             let err = sampling_url(bad, "s").unwrap_err();
             assert!(err.kind() == crate::error::BuildErrorKind::InvalidSetting, "{bad}: {err}");
         }
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn an_https_sampling_endpoint_is_accepted_with_the_tls_feature() {
+        assert_eq!(
+            sampling_url("https://agent:5778/sampling", "s").unwrap(),
+            "https://agent:5778/sampling?service=s"
+        );
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn an_https_sampling_endpoint_without_the_tls_feature_names_the_feature() {
+        let err = sampling_url("https://agent:5778/sampling", "s").unwrap_err().to_string();
+        assert!(err.contains("https needs the `tls` feature"), "{err}");
     }
 }

@@ -1,5 +1,7 @@
 //! HTTP POST to the Jaeger collector's `/api/traces` (jaeger-client-go `transport/http.go`).
 //!
+//! `https://` needs the `tls` feature (see `agent.rs`).
+//!
 //! The payload is the batcher's `WireFormat::CollectorBinary` output: a bare binary-protocol
 //! `Batch`. Unlike Go, which makes one attempt with a 5 s client timeout, a connection error or
 //! a 5xx answer is retried with a bounded exponential backoff; the whole `send`, retries and
@@ -12,7 +14,9 @@ use std::io;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ureq::http::{HeaderName, HeaderValue, Uri};
+use ureq::http::{HeaderName, HeaderValue};
+
+use super::agent::check_endpoint;
 
 use super::Transport;
 use crate::error::BuildError;
@@ -105,28 +109,6 @@ impl HttpConfig {
     }
 }
 
-/// Checks that `endpoint` is an absolute `http://` URL without credentials (Go's
-/// `config/config_env.go` requires an absolute URL for `JAEGER_ENDPOINT`).
-pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), &'static str> {
-    let uri: Uri = endpoint.parse().map_err(|_| "not a valid absolute URL")?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err("https is not supported: this crate has no TLS; send to a local collector \
-                        over http:// or through a TLS-terminating proxy")
-        }
-        _ => return Err("must be an absolute http:// URL, e.g. http://localhost:14268/api/traces"),
-    }
-    match uri.authority() {
-        None => Err("must be an absolute http:// URL, e.g. http://localhost:14268/api/traces"),
-        Some(a) if a.as_str().contains('@') => {
-            Err("credentials in the URL are not supported; use basic auth (JAEGER_USER/JAEGER_PASSWORD)")
-        }
-        Some(a) if a.host().is_empty() => Err("the URL has no host"),
-        Some(_) => Ok(()),
-    }
-}
-
 // === impl HttpTransport ===
 
 /// POSTs each payload to the collector; see the module docs for retries and timeouts.
@@ -162,7 +144,8 @@ impl HttpTransport {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] for an endpoint that is not an absolute `http://` URL, a zero
+    /// [`BuildError`] for an endpoint that is not an absolute `http://` URL (or `https://`
+    /// with the `tls` feature), a zero
     /// timeout, credentials or extra headers that cannot be sent as header values, or an extra
     /// header the transport sets itself (`Content-Type`, `Content-Length`, `Transfer-Encoding`,
     /// `Host`, and `Authorization` when auth is configured).
@@ -203,18 +186,9 @@ impl HttpTransport {
             })?;
             headers.push((parsed, value));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            // Statuses are ours to classify (4xx final, 5xx retried).
-            .http_status_as_error(false)
-            // A redirected POST would become a GET in most clients; the collector never
-            // redirects, so a 3xx is reported as an error instead.
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            // The collector is on the local network; proxy variables are not consulted.
-            .proxy(None)
-            .user_agent(format!("jaeger-layer/{}", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        // Statuses are ours to classify (4xx final, 5xx retried); the timeout and the
+        // redirect policy are set per attempt.
+        let agent = super::agent::agent(None);
         Ok(HttpTransport {
             agent,
             url: config.endpoint,
@@ -233,6 +207,10 @@ impl HttpTransport {
             .post(&self.url)
             .config()
             .timeout_global(budget)
+            // A redirected POST would become a GET in most clients; the collector never
+            // redirects, so a 3xx is reported as an error instead.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
             .build()
             .header(ureq::http::header::CONTENT_TYPE, CONTENT_TYPE);
         for (name, value) in &self.headers {

@@ -1,10 +1,12 @@
 //! Where encoded batches go: the agent over UDP (here), the collector over HTTP.
 
+pub(crate) mod agent;
 mod http;
 mod udp;
 
+pub(crate) use agent::check_endpoint;
 pub(crate) use http::{
-    check_endpoint, redact_userinfo, Auth, HttpConfig, HttpTransport, DEFAULT_TIMEOUT as DEFAULT_HTTP_TIMEOUT,
+    redact_userinfo, Auth, HttpConfig, HttpTransport, DEFAULT_TIMEOUT as DEFAULT_HTTP_TIMEOUT,
 };
 pub(crate) use udp::UdpTransport;
 

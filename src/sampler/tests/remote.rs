@@ -322,7 +322,9 @@ fn invalid_remote_configurations_fail_at_start() {
     let counters = Arc::new(Counters::default());
     for config in [
         RemoteSampler::new().endpoint("localhost:5778/sampling"),
+        #[cfg(not(feature = "tls"))]
         RemoteSampler::new().endpoint("https://agent:5778/sampling"),
+        RemoteSampler::new().endpoint("ftp://agent:5778/sampling"),
         RemoteSampler::new().endpoint("http://bad host/"),
         RemoteSampler::new().refresh_interval(Duration::ZERO),
     ] {

@@ -1,0 +1,111 @@
+//! The one place where HTTP clients are configured: the collector transport, the remote
+//! sampler's poller and the OTLP transport all get their `ureq::Agent` and check their URLs
+//! here, so that timeouts, status handling and TLS are the same everywhere.
+//!
+//! TLS is the `tls` cargo feature (`ureq/rustls`: rustls with the *ring* provider and the
+//! Mozilla roots of `webpki-roots` compiled in; the operating system's store is not read).
+//! Without it, an `https://` URL is refused when the layer is built, never at the first send.
+//! Client certificates and custom CA files (`OTEL_EXPORTER_OTLP_CERTIFICATE`,
+//! `..._CLIENT_KEY`, `..._CLIENT_CERTIFICATE`) are not supported.
+
+use std::time::Duration;
+
+use ureq::http::Uri;
+
+/// Whether this build can speak `https://` (the `tls` feature).
+pub(crate) const TLS: bool = cfg!(feature = "tls");
+
+/// The reason given for an `https://` URL in a build without the `tls` feature.
+pub(crate) const NO_TLS: &str = "https needs the `tls` feature of jaeger-layer \
+                                 (or send over http:// to a local collector or a TLS-terminating proxy)";
+
+/// An agent whose every request is bounded by `timeout` (`None`: unbounded, or set per
+/// request), that hands every status back to the caller (`http_status_as_error(false)`:
+/// callers classify 4xx and 5xx themselves), ignores proxy variables (collectors and agents
+/// are normally local) and sends `User-Agent: jaeger-layer/<version>`. With the `tls`
+/// feature, `https://` URLs use rustls with the webpki roots.
+///
+/// Redirects are followed (a GET, such as the sampler's, may be redirected); POSTing
+/// transports set `max_redirects(0)` per request, since a redirected POST becomes a GET.
+pub(crate) fn agent(timeout: Option<Duration>) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(timeout)
+        .http_status_as_error(false)
+        .proxy(None)
+        .user_agent(format!("jaeger-layer/{}", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// Checks that `url` is an absolute `http://` URL, or `https://` with the `tls` feature,
+/// with a host and without credentials in it. The reason is meant to follow
+/// `<setting>=<url>: `.
+///
+/// # Errors
+///
+/// The reason the URL cannot be used.
+pub(crate) fn check_endpoint(url: &str) -> Result<(), &'static str> {
+    const ABSOLUTE: &str = if TLS {
+        "must be an absolute http:// URL (or https://), e.g. http://localhost:14268/api/traces"
+    } else {
+        "must be an absolute http:// URL, e.g. http://localhost:14268/api/traces"
+    };
+    let uri: Uri = url.parse().map_err(|_| "not a valid absolute URL")?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") if TLS => {}
+        Some("https") => return Err(NO_TLS),
+        _ => return Err(ABSOLUTE),
+    }
+    match uri.authority() {
+        None => Err(ABSOLUTE),
+        Some(a) if a.as_str().contains('@') => {
+            Err("credentials in the URL are not supported; use the auth or header settings")
+        }
+        Some(a) if a.host().is_empty() => Err("the URL has no host"),
+        Some(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_urls_with_a_host_are_accepted() {
+        for ok in ["http://localhost:14268/api/traces", "http://[::1]:4318", "http://c/x?y=1"] {
+            assert_eq!(check_endpoint(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn relative_credentialed_and_foreign_urls_are_refused() {
+        for bad in ["", "localhost:4318", "/api/traces", "ftp://c/", "http://", "http://u:p@c/", "not a url"]
+        {
+            assert!(check_endpoint(bad).is_err(), "{bad}");
+        }
+        assert!(check_endpoint("http://u:p@c/").unwrap_err().contains("credentials"));
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn https_is_accepted_with_the_tls_feature() {
+        assert_eq!(check_endpoint("https://collector.example.com:4318/v1/traces"), Ok(()));
+        assert!(check_endpoint("https://u:p@c/").is_err());
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn https_without_the_tls_feature_names_the_feature() {
+        let why = check_endpoint("https://collector.example.com:4318/v1/traces").unwrap_err();
+        assert!(why.contains("https needs the `tls` feature"), "{why}");
+    }
+
+    #[test]
+    fn the_agent_hands_statuses_back_with_its_timeout() {
+        let a = agent(Some(Duration::from_secs(3)));
+        let c = a.config();
+        assert!(!c.http_status_as_error());
+        assert_eq!(c.timeouts().global, Some(Duration::from_secs(3)));
+    }
+}
