@@ -51,6 +51,7 @@ use std::time::Duration;
 use crate::span::data::{Log, SpanRef, Tag, TagValue};
 use crate::span::id::TraceId;
 mod decode;
+mod otlp;
 pub mod render;
 
 /// Large enough for any UDP datagram (IPv4 payloads stop at 65,507 bytes, IPv6 jumbograms
@@ -83,6 +84,32 @@ pub fn decode_datagram(bytes: &[u8]) -> Result<ReceivedBatch, DecodeError> {
 /// When the bytes are not a complete, well-formed binary `Batch`.
 pub fn decode_batch(bytes: &[u8]) -> Result<ReceivedBatch, DecodeError> {
     decode::decode_batch(bytes)
+}
+
+/// Decodes the body of an OTLP/HTTP trace export (`POST /v1/traces`): a binary protobuf
+/// `ExportTraceServiceRequest` (opentelemetry-proto `collector/trace/v1/trace_service.proto`),
+/// into one batch per `ResourceSpans`, translated as Jaeger translates OTLP for its UI
+/// (opentelemetry-collector-contrib `pkg/translator/jaeger/traces_to_jaegerproto.go`):
+///
+/// - resource `service.name` becomes the service name, the other resource attributes
+///   process tags (a resource without attributes is named `OTLPResourceNoServiceName`);
+/// - span tags are `otel.scope.name`/`otel.scope.version` first, then the attributes
+///   (typed; arrays and maps as a JSON string), then `span.kind` (also `internal`),
+///   `otel.status_code` (`OK`/`ERROR`), `error=true` (ERROR), `otel.status_description`
+///   and `w3c.tracestate`;
+/// - the parent is `parent_id` and the first reference (CHILD_OF); links are FOLLOWS_FROM
+///   references, CHILD_OF with the link attribute `opentracing.ref_type=child_of`;
+/// - events are logs whose field `event` is the event name;
+/// - flags bit 0 (sampled) is the sampled flag; times are in microseconds.
+///
+/// The batches have no `seq_no`, `stats` or `message_seqid`.
+///
+/// # Errors
+///
+/// When the bytes are not a protobuf `ExportTraceServiceRequest`, or an id has the wrong
+/// length (trace ids 16 bytes, span ids 8) or is all zeros.
+pub fn decode_otlp(body: &[u8]) -> Result<Vec<ReceivedBatch>, DecodeError> {
+    otlp::translate::decode_otlp(body)
 }
 
 /// Why bytes could not be decoded as a Jaeger batch.
