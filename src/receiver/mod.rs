@@ -1,5 +1,7 @@
 //! A stand-in for the Jaeger agent: decodes `Agent.emitBatch` datagrams (compact or binary)
-//! and collector HTTP bodies, and a UDP [`Receiver`] that collects what it receives.
+//! and collector HTTP bodies, and a UDP [`Receiver`] that collects what it receives; and a
+//! stand-in for an OTLP/HTTP collector: [`decode_otlp`] and an [`OtlpReceiver`] that
+//! collects the same [`ReceivedSpan`]s, translated as Jaeger shows OTLP spans.
 //!
 //! Meant for tests (yours and ours), examples and local viewing, not for production
 //! ingestion. Decoding never panics on bad input: it returns a [`DecodeError`], and the
@@ -53,6 +55,8 @@ use crate::span::id::TraceId;
 mod decode;
 mod otlp;
 pub mod render;
+
+pub use otlp::server::OtlpReceiver;
 
 /// Large enough for any UDP datagram (IPv4 payloads stop at 65,507 bytes, IPv6 jumbograms
 /// aside), so a datagram is never truncated into a decode error.

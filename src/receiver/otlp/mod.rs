@@ -2,6 +2,7 @@
 //! Jaeger model, and the OTLP/HTTP server.
 
 pub(crate) mod proto;
+pub(crate) mod server;
 pub(crate) mod translate;
 
 #[cfg(test)]

@@ -10,8 +10,8 @@
 //! `AnyValue.string_value_strindex = 8` are declared so that they are recognised, and then
 //! ignored.
 
-// prost's derive output is not ours to document field by field.
-#![allow(missing_docs, unreachable_pub)]
+// prost's derive output is not ours to document field by field; the names are the proto's.
+#![allow(missing_docs, unreachable_pub, clippy::enum_variant_names)]
 
 /// `ExportTraceServiceRequest`.
 #[derive(Clone, PartialEq, prost::Message)]

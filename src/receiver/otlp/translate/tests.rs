@@ -85,22 +85,22 @@ fn tags_in_jaegers_order_scope_attributes_kind_status_tracestate() {
 
 #[test]
 fn every_kind_and_status() {
-    let cases: [(i32, i32, &[(&str, TagValue)]); 8] = [
-        (0, 0, &[]),
-        (1, 0, &[("span.kind", TagValue::from("internal"))]),
-        (3, 0, &[("span.kind", TagValue::from("client"))]),
-        (4, 0, &[("span.kind", TagValue::from("producer"))]),
-        (5, 0, &[("span.kind", TagValue::from("consumer"))]),
-        (9, 0, &[]),
-        (0, 1, &[("otel.status_code", TagValue::from("OK"))]),
-        (0, 7, &[]),
+    let kind = |v: &'static str| vec![Tag::new("span.kind", v)];
+    let cases = [
+        (0, 0, vec![]),
+        (1, 0, kind("internal")),
+        (3, 0, kind("client")),
+        (4, 0, kind("producer")),
+        (5, 0, kind("consumer")),
+        (9, 0, vec![]),
+        (0, 1, vec![Tag::new("otel.status_code", "OK")]),
+        (0, 7, vec![]),
     ];
     for (kind, code, expected) in cases {
         let mut sp = span("op", 1, 0, 0, 1);
         sp.kind = kind;
         sp.status = Some(Status { code, message: String::new() });
         let tags = decode_one(&request("svc", vec![sp])).spans.remove(0).tags;
-        let expected: Vec<Tag> = expected.iter().map(|(k, v)| Tag::new(*k, v.clone())).collect();
         assert_eq!(tags, expected, "kind {kind} code {code}");
     }
 }
@@ -192,7 +192,8 @@ fn events_become_logs_named_by_an_event_field() {
 
 #[test]
 fn invalid_ids_are_decode_errors() {
-    let cases: [(&str, fn(&mut Span)); 7] = [
+    type Spoil = fn(&mut Span);
+    let cases: [(&str, Spoil); 7] = [
         ("Span.trace_id has 8 bytes, expected 16", |s| s.trace_id.truncate(8)),
         ("Span.trace_id has 0 bytes", |s| s.trace_id.clear()),
         ("Span.trace_id is all zeros", |s| s.trace_id = vec![0; 16]),
