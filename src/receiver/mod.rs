@@ -53,7 +53,7 @@ use std::time::Duration;
 use crate::span::data::{Log, SpanRef, Tag, TagValue};
 use crate::span::id::TraceId;
 mod decode;
-mod otlp;
+pub(crate) mod otlp;
 pub mod render;
 
 pub use otlp::server::OtlpReceiver;
@@ -114,6 +114,12 @@ pub fn decode_batch(bytes: &[u8]) -> Result<ReceivedBatch, DecodeError> {
 /// length (trace ids 16 bytes, span ids 8) or is all zeros.
 pub fn decode_otlp(body: &[u8]) -> Result<Vec<ReceivedBatch>, DecodeError> {
     otlp::translate::decode_otlp(body)
+}
+
+/// The OTLP receiver's body limit, for `testing`.
+#[cfg(feature = "testing")]
+pub(crate) fn otlp_max_body() -> usize {
+    otlp::server::MAX_BODY
 }
 
 /// Why bytes could not be decoded as a Jaeger batch.
@@ -226,6 +232,40 @@ impl ReceivedSpan {
 /// The receive buffer the receiver asks for.
 const RECV_BUFFER_BYTES: usize = 4 << 20;
 
+// === impl Arrivals ===
+
+/// A wake-up shared by several receivers (`testing::TestAgent` waits on a Thrift and an
+/// OTLP receiver at once): a generation number bumped after each arrival.
+#[derive(Debug, Default)]
+pub(crate) struct Arrivals {
+    generation: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Arrivals {
+    fn lock(&self) -> MutexGuard<'_, u64> {
+        self.generation.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by a receiver after it recorded what arrived.
+    pub(crate) fn bump(&self) {
+        *self.lock() += 1;
+        self.changed.notify_all();
+    }
+
+    /// The current generation: read it before looking at the receivers, then
+    /// [`wait_past`](Self::wait_past) it, and no arrival in between is missed.
+    pub(crate) fn generation(&self) -> u64 {
+        *self.lock()
+    }
+
+    /// Waits until the generation is past `seen` or `timeout` passed.
+    pub(crate) fn wait_past(&self, seen: u64, timeout: Duration) {
+        let guard = self.lock();
+        let _ = self.changed.wait_timeout_while(guard, timeout, |g| *g == seen);
+    }
+}
+
 // === impl Receiver ===
 
 #[derive(Debug, Default)]
@@ -241,6 +281,7 @@ struct Shared {
     collected: Mutex<Collected>,
     arrived: Condvar,
     stop: AtomicBool,
+    also_notify: Option<Arc<Arrivals>>,
 }
 
 impl Shared {
@@ -267,13 +308,21 @@ impl Receiver {
     ///
     /// When the socket cannot be bound or configured, or the thread cannot be spawned.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Receiver> {
+        Receiver::bind_notifying(addr, None)
+    }
+
+    /// [`bind`](Self::bind), also bumping `arrivals` after each datagram.
+    pub(crate) fn bind_notifying(
+        addr: impl ToSocketAddrs,
+        arrivals: Option<Arc<Arrivals>>,
+    ) -> io::Result<Receiver> {
         let socket = UdpSocket::bind(addr)?;
         // Bursts of small datagrams overflow the default receive buffer (about 200 KiB) before
         // this thread reads them; ask for 4 MiB (the kernel caps it at net.core.rmem_max).
         let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER_BYTES);
         socket.set_read_timeout(Some(POLL_INTERVAL))?;
         let addr = socket.local_addr()?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared { also_notify: arrivals, ..Shared::default() });
         let thread = std::thread::Builder::new().name("jaeger-receiver".into()).spawn({
             let shared = Arc::clone(&shared);
             move || receive_loop(&socket, &shared)
@@ -365,5 +414,8 @@ fn receive_loop(socket: &UdpSocket, shared: &Shared) {
         }
         drop(c);
         shared.arrived.notify_all();
+        if let Some(a) = &shared.also_notify {
+            a.bump();
+        }
     }
 }

@@ -16,7 +16,7 @@ use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::proto::{ExportTraceServiceResponse, RpcStatus};
 use super::translate;
-use crate::receiver::{ReceivedBatch, ReceivedSpan};
+use crate::receiver::{Arrivals, ReceivedBatch, ReceivedSpan};
 
 /// The path of the trace signal (`trace_service_http.yaml`).
 pub(crate) const TRACES_PATH: &str = "/v1/traces";
@@ -42,6 +42,7 @@ struct Shared {
     collected: Mutex<Collected>,
     arrived: Condvar,
     stop: AtomicBool,
+    also_notify: Option<Arc<Arrivals>>,
 }
 
 impl Shared {
@@ -121,10 +122,16 @@ impl OtlpReceiver {
     ///
     /// When the listener cannot be bound or the thread cannot be spawned.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<OtlpReceiver> {
-        OtlpReceiver::bind_with_limit(addr, MAX_BODY)
+        OtlpReceiver::bind_with(addr, MAX_BODY, None)
     }
 
-    pub(crate) fn bind_with_limit(addr: impl ToSocketAddrs, max_body: usize) -> io::Result<OtlpReceiver> {
+    /// [`bind`](Self::bind) with another body limit, also bumping `arrivals` after each
+    /// request.
+    pub(crate) fn bind_with(
+        addr: impl ToSocketAddrs,
+        max_body: usize,
+        arrivals: Option<Arc<Arrivals>>,
+    ) -> io::Result<OtlpReceiver> {
         let server = Server::http(addr).map_err(|e| match e.downcast::<io::Error>() {
             Ok(e) => *e,
             Err(e) => io::Error::other(e),
@@ -134,7 +141,7 @@ impl OtlpReceiver {
             .to_ip()
             .ok_or_else(|| io::Error::other("OTLP receiver: not bound to an IP address"))?;
         let server = Arc::new(server);
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared { also_notify: arrivals, ..Shared::default() });
         let thread = std::thread::Builder::new().name("jaeger-otlp-receiver".into()).spawn({
             let (server, shared) = (Arc::clone(&server), Arc::clone(&shared));
             move || serve(&server, &shared, max_body)
@@ -239,6 +246,12 @@ fn fail(http: u16, message: impl Into<String>) -> Failure {
 fn handle(mut request: Request, shared: &Shared, max_body: usize) {
     shared.lock().requests += 1;
     let result = accept(&mut request, max_body);
+    let notify = || {
+        shared.arrived.notify_all();
+        if let Some(a) = &shared.also_notify {
+            a.bump();
+        }
+    };
     let (status, body, drain) = match result {
         Ok(batches) => {
             let mut c = shared.lock();
@@ -247,12 +260,13 @@ fn handle(mut request: Request, shared: &Shared, max_body: usize) {
                 c.batches.push(batch);
             }
             drop(c);
-            shared.arrived.notify_all();
+            notify();
             (200, ExportTraceServiceResponse::default().encode_to_vec(), false)
         }
         Err(f) => {
             if f.undecodable {
                 shared.lock().errors += 1;
+                notify();
             }
             let body = RpcStatus { code: f.rpc, message: f.message }.encode_to_vec();
             (f.http, body, f.http == 413)

@@ -148,7 +148,7 @@ fn errors_have_their_status_and_a_google_rpc_status_body() {
 
 #[test]
 fn bodies_over_the_limit_are_413_before_and_after_gunzip() {
-    let receiver = OtlpReceiver::bind_with_limit("127.0.0.1:0", 1000).unwrap();
+    let receiver = OtlpReceiver::bind_with("127.0.0.1:0", 1000, None).unwrap();
     // Declared too large: refused from the Content-Length, the body still read (drained).
     assert_eq!(post(&receiver, PB, &vec![0; 1001]).status, 413);
     // Chunked, so only reading finds out.
