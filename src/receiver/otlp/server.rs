@@ -182,6 +182,15 @@ impl OtlpReceiver {
         self.shared.lock().batches.clone()
     }
 
+    /// Removes and returns the batches received so far, and their spans from
+    /// [`spans`](Self::spans): for a long-running consumer (such as `examples/tail.rs`) that
+    /// must not keep every span it was sent. Counters are not reset.
+    pub fn take_batches(&self) -> Vec<ReceivedBatch> {
+        let mut c = self.shared.lock();
+        c.spans.clear();
+        std::mem::take(&mut c.batches)
+    }
+
     /// The number of HTTP requests received, whatever the answer.
     pub fn requests(&self) -> usize {
         self.shared.lock().requests

@@ -83,6 +83,13 @@ fn accepts_protobuf_plain_and_gzipped_and_answers_an_empty_response() {
     assert_eq!(receiver.batches().len(), 3);
     assert_eq!(receiver.spans(), spans);
     assert_eq!((receiver.requests(), receiver.decode_errors()), (3, 0));
+
+    let taken = receiver.take_batches();
+    assert_eq!(taken.iter().map(|b| b.spans.len()).collect::<Vec<_>>(), [1, 2, 1]);
+    assert!(receiver.spans().is_empty() && receiver.batches().is_empty());
+    assert_eq!(post(&receiver, PB, &body("svc", vec![span("e", 5, 0, 1, 1)])).status, 200);
+    assert_eq!(receiver.wait_for_spans(1, Duration::from_secs(5))[0].operation_name, "e");
+    assert_eq!(receiver.requests(), 4, "counters are kept");
 }
 
 #[test]
