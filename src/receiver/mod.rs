@@ -255,11 +255,13 @@ impl Arrivals {
 
     /// The current generation: read it before looking at the receivers, then
     /// [`wait_past`](Self::wait_past) it, and no arrival in between is missed.
+    #[cfg(feature = "testing")]
     pub(crate) fn generation(&self) -> u64 {
         *self.lock()
     }
 
     /// Waits until the generation is past `seen` or `timeout` passed.
+    #[cfg(feature = "testing")]
     pub(crate) fn wait_past(&self, seen: u64, timeout: Duration) {
         let guard = self.lock();
         let _ = self.changed.wait_timeout_while(guard, timeout, |g| *g == seen);
