@@ -62,7 +62,9 @@ impl Shared {
 /// one of: `404` (another path), `405` (another method), `415` (another content type, JSON
 /// included, or content encoding), `413` (a body over 64 MiB, before or after gunzip),
 /// `400` (a body that does not decode; counted in [`decode_errors`](Self::decode_errors)).
-/// Dropping the receiver stops its thread.
+/// Each request is handled on a short-lived thread of its own, so a stalled client holds
+/// up no other; dropping the receiver stops its accepting thread at once (a request still
+/// being read finishes, or fails, on its own thread).
 ///
 /// ```
 /// use std::time::Duration;
@@ -222,12 +224,21 @@ impl Drop for OtlpReceiver {
     }
 }
 
-fn serve(server: &Server, shared: &Shared, max_body: usize) {
+fn serve(server: &Server, shared: &Arc<Shared>, max_body: usize) {
     while !shared.stop.load(Ordering::Acquire) {
         // `Ok(None)` and `Err` are a timeout, an unblock, or a connection that failed before
         // it made a request.
         if let Ok(Some(request)) = server.recv_timeout(POLL_INTERVAL) {
-            handle(request, shared, max_body);
+            // Each request on a thread of its own: a client that stops sending in the middle
+            // of a body then blocks only that thread, never this loop or `Drop`.
+            let shared_for_thread = Arc::clone(shared);
+            let spawned = std::thread::Builder::new()
+                .name("jaeger-otlp-request".into())
+                .spawn(move || handle(request, &shared_for_thread, max_body));
+            if spawned.is_err() {
+                // Out of threads: the request is dropped (tiny_http answers 500), and counted.
+                shared.lock().requests += 1;
+            }
         }
     }
 }
@@ -288,19 +299,14 @@ fn handle(mut request: Request, shared: &Shared, max_body: usize) {
         response.add_header(Header::from_bytes("Allow", "POST").expect("a valid header; this is a bug"));
     }
     if drain {
-        // A body over the limit was not read to its end; tiny_http would read the rest into
-        // one buffer of the remaining length when the request is dropped. Read it here in
-        // small pieces on a thread of its own (the client sends it before it reads the
-        // answer), so that neither memory nor this thread depends on the client.
-        let _ = std::thread::Builder::new().name("jaeger-otlp-drain".into()).spawn(move || {
-            let _ = io::copy(request.as_reader(), &mut io::sink());
-            let _ = request.respond(response.with_header(
-                Header::from_bytes("Connection", "close").expect("a valid header; this is a bug"),
-            ));
-        });
-    } else {
-        let _ = request.respond(response);
+        // A body over the limit was not read to its end, and tiny_http would read the rest
+        // into one buffer of the remaining length when the request is dropped: read it here
+        // in small pieces instead (the client sends it before it reads the answer).
+        let _ = io::copy(request.as_reader(), &mut io::sink());
+        response
+            .add_header(Header::from_bytes("Connection", "close").expect("a valid header; this is a bug"));
     }
+    let _ = request.respond(response);
 }
 
 /// Checks the request and decodes its body.

@@ -194,6 +194,20 @@ fn the_real_limit_is_64_mib_after_gunzip() {
 }
 
 #[test]
+fn a_stalled_client_blocks_neither_other_requests_nor_drop() {
+    let receiver = OtlpReceiver::bind("127.0.0.1:0").unwrap();
+    let mut stalled = TcpStream::connect(receiver.local_addr()).unwrap();
+    write!(stalled, "POST /v1/traces HTTP/1.1\r\nHost: x\r\n{PB}Content-Length: 5000\r\n\r\n0123456789")
+        .unwrap();
+    assert_eq!(post(&receiver, PB, &body("svc", vec![span("a", 1, 0, 10, 5)])).status, 200);
+    assert_eq!(receiver.wait_for_spans(1, Duration::from_secs(5)).len(), 1);
+    let started = std::time::Instant::now();
+    drop(receiver);
+    assert!(started.elapsed() < POLL_INTERVAL, "{:?}", started.elapsed());
+    drop(stalled);
+}
+
+#[test]
 fn dropping_the_receiver_joins_its_thread_at_once() {
     let receiver = OtlpReceiver::bind("127.0.0.1:0").unwrap();
     assert_eq!(post(&receiver, PB, &[]).status, 200);
