@@ -2,8 +2,9 @@
 //! terminal waterfall once the trace goes quiet.
 //!
 //! ```text
-//! cargo run --example tail -- [--port 6831] [--binary-port 6832] [--host ADDR]
-//!                             [--quiet-ms 500] [--json] [--no-color] [--exit-after N]
+//! cargo run --example tail -- [--port 6831] [--binary-port 6832] [--otlp-port 4318]
+//!                             [--host ADDR] [--quiet-ms 500] [--json] [--no-color]
+//!                             [--exit-after N]
 //! ```
 //!
 //! Point any program using the layer at it (the layer's default agent endpoint is
@@ -15,9 +16,13 @@
 //! `--json` prints one JSON object per span instead (field names as in Jaeger UI's JSON).
 //!
 //! Datagrams are decoded as `Agent.emitBatch` in the compact or binary protocol, whichever
-//! they are (the agent's ports 6831 and 6832). Undecodable ones are reported on stderr and
-//! counted, never fatal. Without `--host`, both `127.0.0.1` and `::1` are bound, since
-//! `localhost` may resolve to either.
+//! they are (the agent's ports 6831 and 6832). With `--otlp-port` (off by default; OTLP/HTTP's
+//! usual port is 4318), tail also serves OTLP/HTTP there: exporters set to
+//! `http://localhost:4318` post protobuf to `/v1/traces`, and their spans join the same
+//! traces, with the tags Jaeger shows for OTLP spans (`otel.scope.name`, `span.kind`, ...).
+//! Undecodable datagrams and requests are reported on stderr and counted, never fatal.
+//! Without `--host`, both `127.0.0.1` and `::1` are bound, since `localhost` may resolve to
+//! either.
 
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
@@ -25,12 +30,14 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use jaeger_layer::receiver::{decode_datagram, render, ReceivedSpan};
+use jaeger_layer::receiver::{decode_datagram, render, OtlpReceiver, ReceivedSpan};
 use jaeger_layer::{RefType, TagValue};
 use serde_json::{json, Value};
 
-const USAGE: &str = "usage: tail [--port 6831] [--binary-port PORT] [--host ADDR] [--quiet-ms 500] \
-                     [--json] [--no-color] [--exit-after N]";
+const USAGE: &str = "usage: tail [--port 6831] [--binary-port PORT] [--otlp-port PORT] [--host ADDR] \
+                     [--quiet-ms 500] [--json] [--no-color] [--exit-after N]\n  \
+                     --otlp-port PORT  also serve OTLP/HTTP (POST /v1/traces, protobuf) on PORT, \
+                     usually 4318 (default: off)";
 /// A trace that keeps growing is printed (in parts) at this many spans, so memory stays bounded.
 const MAX_TRACE_SPANS: usize = 10_000;
 /// Undecodable datagrams reported one by one; after that, every hundredth.
@@ -43,6 +50,7 @@ struct Args {
     host: Option<String>,
     port: u16,
     binary_port: Option<u16>,
+    otlp_port: Option<u16>,
     json: bool,
     quiet: Duration,
     color: bool,
@@ -55,6 +63,7 @@ impl Default for Args {
             host: None,
             port: 6831,
             binary_port: None,
+            otlp_port: None,
             json: false,
             quiet: Duration::from_millis(500),
             color: true,
@@ -80,6 +89,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             "-h" | "--help" => return Ok(None),
             "--port" => parsed.port = number(&flag, &value(&flag)?)?,
             "--binary-port" => parsed.binary_port = Some(number(&flag, &value(&flag)?)?),
+            "--otlp-port" => parsed.otlp_port = Some(number(&flag, &value(&flag)?)?),
             "--host" => parsed.host = Some(value(&flag)?),
             "--quiet-ms" => parsed.quiet = Duration::from_millis(number(&flag, &value(&flag)?)?),
             "--exit-after" => parsed.exit_after = Some(number(&flag, &value(&flag)?)?),
@@ -100,18 +110,34 @@ fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
 
 enum Event {
     Spans(Vec<ReceivedSpan>),
-    Undecodable { from: SocketAddr, len: usize, error: String },
+    Undecodable {
+        from: SocketAddr,
+        len: usize,
+        error: String,
+    },
+    /// `count` more OTLP requests to `at` had a body that did not decode (answered 400).
+    UndecodableOtlp {
+        at: SocketAddr,
+        count: usize,
+    },
+}
+
+/// What [`listen`] bound.
+#[derive(Debug, Default)]
+struct Bound {
+    udp: Vec<SocketAddr>,
+    otlp: Vec<SocketAddr>,
 }
 
 /// Binds every (host, port) pair and forwards what each socket receives, decoded, to `tx`.
 /// Returns the bound addresses. Without `--host`, a failure to bind `::1` is not an error
 /// (no IPv6 loopback on this machine).
-fn listen(args: &Args, tx: &mpsc::Sender<Event>) -> io::Result<Vec<SocketAddr>> {
+fn listen(args: &Args, tx: &mpsc::Sender<Event>) -> io::Result<Bound> {
     let hosts: Vec<(&str, bool)> = match &args.host {
         Some(h) => vec![(h.as_str(), true)],
         None => vec![("127.0.0.1", true), ("::1", false)],
     };
-    let mut bound = Vec::new();
+    let mut bound = Bound::default();
     for port in std::iter::once(args.port).chain(args.binary_port) {
         for &(host, required) in &hosts {
             let socket = match UdpSocket::bind((host, port)) {
@@ -124,12 +150,49 @@ fn listen(args: &Args, tx: &mpsc::Sender<Event>) -> io::Result<Vec<SocketAddr>> 
             // As the crate's Receiver does: bursts of datagrams overflow the default receive
             // buffer before the thread reads them; ask for 4 MiB (capped by net.core.rmem_max).
             let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(4 << 20);
-            bound.push(socket.local_addr()?);
+            bound.udp.push(socket.local_addr()?);
             let tx = tx.clone();
             std::thread::Builder::new().name(format!("tail-{port}")).spawn(move || receive(&socket, &tx))?;
         }
     }
+    if let Some(port) = args.otlp_port {
+        for &(host, required) in &hosts {
+            let receiver = match OtlpReceiver::bind((host, port)) {
+                Ok(r) => r,
+                Err(e) if required => {
+                    return Err(io::Error::new(e.kind(), format!("bind tcp {host}:{port}: {e}")))
+                }
+                Err(_) => continue,
+            };
+            bound.otlp.push(receiver.local_addr());
+            let tx = tx.clone();
+            std::thread::Builder::new()
+                .name(format!("tail-otlp-{port}"))
+                .spawn(move || forward_otlp(&receiver, &tx))?;
+        }
+    }
     Ok(bound)
+}
+
+/// Moves what an OTLP receiver collected to `tx`, so that it keeps nothing.
+fn forward_otlp(receiver: &OtlpReceiver, tx: &mpsc::Sender<Event>) {
+    let mut errors = 0;
+    loop {
+        // Returns at once when spans are waiting, else after the timeout.
+        receiver.wait_for_spans(1, Duration::from_millis(100));
+        let spans: Vec<ReceivedSpan> = receiver.take_batches().into_iter().flat_map(|b| b.spans).collect();
+        if !spans.is_empty() && tx.send(Event::Spans(spans)).is_err() {
+            return; // the printer is gone
+        }
+        let now = receiver.decode_errors();
+        if now > errors {
+            let event = Event::UndecodableOtlp { at: receiver.local_addr(), count: now - errors };
+            errors = now;
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    }
 }
 
 fn receive(socket: &UdpSocket, tx: &mpsc::Sender<Event>) {
@@ -273,6 +336,14 @@ fn run(
                     writeln!(err, "tail: undecodable datagram ({len} bytes from {from}): {error} [{undecodable} so far]")?;
                 }
             }
+            Ok(Event::UndecodableOtlp { at, count }) => {
+                for _ in 0..count {
+                    undecodable += 1;
+                    if undecodable <= ERRORS_REPORTED || undecodable % 100 == 0 {
+                        writeln!(err, "tail: undecodable OTLP request to http://{at}/v1/traces (answered 400) [{undecodable} so far]")?;
+                    }
+                }
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(printed),
         }
@@ -305,8 +376,12 @@ fn main() {
     let (tx, rx) = mpsc::channel();
     match listen(&args, &tx) {
         Ok(bound) => {
-            let addrs: Vec<String> = bound.iter().map(ToString::to_string).collect();
+            let addrs: Vec<String> = bound.udp.iter().map(ToString::to_string).collect();
             eprintln!("tail: listening on udp {} (compact and binary emitBatch)", addrs.join(", "));
+            if !bound.otlp.is_empty() {
+                let urls: Vec<String> = bound.otlp.iter().map(|a| format!("http://{a}/v1/traces")).collect();
+                eprintln!("tail: listening for OTLP/HTTP (protobuf) on {}", urls.join(", "));
+            }
         }
         Err(e) => {
             eprintln!("tail: {e}");
@@ -337,11 +412,17 @@ mod tests {
             (a.port, a.binary_port, a.json, a.quiet, a.color),
             (7000, Some(7001), true, Duration::from_millis(20), false)
         );
+        assert_eq!(a.otlp_port, None, "OTLP is off by default");
+        assert_eq!(parse(&["--otlp-port", "4318"]).unwrap().unwrap().otlp_port, Some(4318));
+        assert_eq!(parse(&["--otlp-port=0"]).unwrap().unwrap().otlp_port, Some(0));
         assert_eq!(parse(&["--help"]).unwrap(), None);
         for bad in [
             &["--port"][..],
             &["--port", "x"],
             &["--port", "70000"],
+            &["--otlp-port"],
+            &["--otlp-port", "http://x"],
+            &["--otlp-port", "65536"],
             &["--quiet-ms", "-1"],
             &["--json=1"],
             &["--what"],
@@ -411,7 +492,7 @@ mod tests {
             ..Args::default()
         };
         let (tx, rx) = mpsc::channel();
-        let bound = listen(&args, &tx).unwrap();
+        let bound = listen(&args, &tx).unwrap().udp;
         drop(tx);
         let endpoint = bound[0].to_string();
 
@@ -449,6 +530,63 @@ mod tests {
         assert!(handle.starts_with("  handle (backend) [error]"), "child of the client span: {out}");
         assert!(out.contains("message=\"handled\""), "{out}");
         assert!(err.contains("undecodable datagram (10 bytes") && err.contains("[1 so far]"), "{err}");
+    }
+
+    /// An ExportTraceServiceRequest (protobuf) with one span "op" (span id 2, trace id 0x01
+    /// repeated) of service "svc", as in `OtlpReceiver`'s docs.
+    fn one_span_otlp_request() -> Vec<u8> {
+        let mut span = vec![0x0a, 0x10];
+        span.extend([1; 16]);
+        span.extend([0x12, 0x08, 0, 0, 0, 0, 0, 0, 0, 2, 0x2a, 0x02, b'o', b'p']);
+        let mut scope_spans = vec![0x12, span.len() as u8];
+        scope_spans.extend(span);
+        // Resource { attributes: [KeyValue { key: "service.name", value: "svc" }] }.
+        let mut resource_spans = vec![0x0a, 0x17, 0x0a, 0x15, 0x0a, 0x0c];
+        resource_spans.extend(b"service.name");
+        resource_spans.extend([0x12, 0x05, 0x0a, 0x03, b's', b'v', b'c']);
+        resource_spans.extend([0x12, scope_spans.len() as u8]);
+        resource_spans.extend(scope_spans);
+        let mut body = vec![0x0a, resource_spans.len() as u8];
+        body.extend(resource_spans);
+        body
+    }
+
+    /// With `--otlp-port`, spans posted over OTLP/HTTP are printed, and an undecodable
+    /// request is reported.
+    #[test]
+    fn otlp_spans_are_printed_and_bad_requests_reported() {
+        let args = Args {
+            host: Some("127.0.0.1".into()),
+            port: 0,
+            otlp_port: Some(0),
+            quiet: Duration::from_millis(100),
+            exit_after: Some(1),
+            ..Args::default()
+        };
+        let (tx, rx) = mpsc::channel();
+        let bound = listen(&args, &tx).unwrap();
+        drop(tx);
+        assert_eq!((bound.udp.len(), bound.otlp.len()), (1, 1));
+        let url = format!("http://{}/v1/traces", bound.otlp[0]);
+        let agent =
+            ureq::Agent::new_with_config(ureq::Agent::config_builder().http_status_as_error(false).build());
+        let post = |body: &[u8]| {
+            agent.post(&url).content_type("application/x-protobuf").send(body).unwrap().status().as_u16()
+        };
+        assert_eq!(post(b"\x0a\x05\x01"), 400);
+        assert_eq!(post(&one_span_otlp_request()), 200);
+
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let give_up = Instant::now() + Duration::from_secs(10);
+        let printed = run(&rx, &args, false, &mut out, &mut err, Some(give_up)).unwrap();
+        let (out, err) = (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap());
+        assert_eq!(printed, 1, "stdout: {out}\nstderr: {err}");
+        assert!(out.starts_with("trace 01010101010101010101010101010101: 1 span, 1 service (svc)"), "{out}");
+        assert!(out.contains("op (svc)"), "{out}");
+        assert!(
+            err.contains("undecodable OTLP request to http://127.0.0.1:") && err.contains("[1 so far]"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `jaeger_layer::testing` on real spans: through the layer, the exporter thread and UDP to
-//! a `TestAgent`. Each test installs its subscriber for its own thread only.
+//! a `TestAgent`, and OTLP/HTTP requests posted to it. Each test installs its subscriber for
+//! its own thread only.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -175,4 +176,98 @@ fn two_services_join_into_one_tree() {
     assert_eq!(handler.service_name, "server");
     assert_eq!(spans.parent_of(handler).unwrap().service_name, "client");
     assert!(spans.render().contains("3 spans, 2 services (client, server)"), "{}", spans.render());
+}
+
+// === OTLP ===
+
+/// A minimal protobuf writer for the OTLP messages the next test posts (field numbers from
+/// opentelemetry-proto `trace/v1/trace.proto` and `common/v1/common.proto`).
+fn field(out: &mut Vec<u8>, number: u8, bytes: &[u8]) {
+    out.push(number << 3 | 2);
+    let mut len = bytes.len();
+    while len >= 0x80 {
+        out.push(len as u8 | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.extend_from_slice(bytes);
+}
+
+/// A `Span` with a 16-byte trace id, span id, parent (0: none), name, start and end (ns).
+fn otlp_span(trace: u128, id: u64, parent: u64, name: &str, start_ns: u64) -> Vec<u8> {
+    let mut s = Vec::new();
+    field(&mut s, 1, &trace.to_be_bytes());
+    field(&mut s, 2, &id.to_be_bytes());
+    if parent != 0 {
+        field(&mut s, 4, &parent.to_be_bytes());
+    }
+    field(&mut s, 5, name.as_bytes());
+    s.push(7 << 3 | 1); // fixed64 start_time_unix_nano
+    s.extend_from_slice(&start_ns.to_le_bytes());
+    s.push(8 << 3 | 1); // fixed64 end_time_unix_nano
+    s.extend_from_slice(&(start_ns + 1_000).to_le_bytes());
+    s
+}
+
+/// An `ExportTraceServiceRequest` of one resource (`service.name` = `service`).
+fn otlp_request(service: &str, spans: &[Vec<u8>]) -> Vec<u8> {
+    let (mut any, mut kv, mut resource) = (Vec::new(), Vec::new(), Vec::new());
+    field(&mut any, 1, service.as_bytes());
+    field(&mut kv, 1, b"service.name");
+    field(&mut kv, 2, &any);
+    field(&mut resource, 1, &kv);
+    let mut scope_spans = Vec::new();
+    for s in spans {
+        field(&mut scope_spans, 2, s);
+    }
+    let mut resource_spans = Vec::new();
+    field(&mut resource_spans, 1, &resource);
+    field(&mut resource_spans, 2, &scope_spans);
+    let mut request = Vec::new();
+    field(&mut request, 1, &resource_spans);
+    request
+}
+
+#[test]
+fn the_same_assertions_hold_for_spans_that_came_over_otlp() {
+    let agent = TestAgent::start();
+    let (d, guard) = dispatch(&agent, "frontend");
+    let mut headers = HashMap::<String, String>::new();
+    tracing::dispatcher::with_default(&d, || {
+        let span = tracing::info_span!("request");
+        span.inject(&mut headers);
+    });
+    guard.flush(WAIT).unwrap();
+    let root = agent.wait_for(1, WAIT).by_name("request").unwrap().clone();
+
+    // Another service, instrumented with an OpenTelemetry SDK, continues the trace over OTLP.
+    let trace = root.trace_id.to_u128();
+    let start = u64::try_from(root.start_time_us).unwrap() * 1_000;
+    let body = otlp_request(
+        "backend",
+        &[
+            otlp_span(trace, 0xb1, root.span_id, "handle", start + 10),
+            otlp_span(trace, 0xb2, 0xb1, "query", start + 20),
+        ],
+    );
+    let url = format!("{}/v1/traces", agent.otlp_endpoint());
+    let response = ureq::post(&url).content_type("application/x-protobuf").send(&body[..]).unwrap();
+    assert_eq!(response.status(), 200);
+
+    let spans = agent.wait_for(3, WAIT);
+    spans.assert_tree(
+        "
+        request
+          handle
+            query
+        ",
+    );
+    let handle = spans.by_name("handle").unwrap();
+    assert_eq!(handle.service_name, "backend");
+    assert_eq!(spans.parent_of(handle).unwrap().operation_name, "request");
+    assert_eq!(spans.children_of(handle)[0].operation_name, "query");
+    assert_eq!(spans.trace_ids().len(), 1);
+    assert_eq!(agent.otlp_receiver().requests(), 1);
+    assert_eq!(agent.otlp_receiver().batches()[0].process.service_name, "backend");
+    assert!(render_tree(&spans).contains("query (backend)"));
 }

@@ -1,5 +1,7 @@
 //! A stand-in for the Jaeger agent: decodes `Agent.emitBatch` datagrams (compact or binary)
-//! and collector HTTP bodies, and a UDP [`Receiver`] that collects what it receives.
+//! and collector HTTP bodies, and a UDP [`Receiver`] that collects what it receives; and a
+//! stand-in for an OTLP/HTTP collector: [`decode_otlp`] and an [`OtlpReceiver`] that
+//! collects the same [`ReceivedSpan`]s, translated as Jaeger shows OTLP spans.
 //!
 //! Meant for tests (yours and ours), examples and local viewing, not for production
 //! ingestion. Decoding never panics on bad input: it returns a [`DecodeError`], and the
@@ -51,7 +53,10 @@ use std::time::Duration;
 use crate::span::data::{Log, SpanRef, Tag, TagValue};
 use crate::span::id::TraceId;
 mod decode;
+pub(crate) mod otlp;
 pub mod render;
+
+pub use otlp::server::OtlpReceiver;
 
 /// Large enough for any UDP datagram (IPv4 payloads stop at 65,507 bytes, IPv6 jumbograms
 /// aside), so a datagram is never truncated into a decode error.
@@ -83,6 +88,38 @@ pub fn decode_datagram(bytes: &[u8]) -> Result<ReceivedBatch, DecodeError> {
 /// When the bytes are not a complete, well-formed binary `Batch`.
 pub fn decode_batch(bytes: &[u8]) -> Result<ReceivedBatch, DecodeError> {
     decode::decode_batch(bytes)
+}
+
+/// Decodes the body of an OTLP/HTTP trace export (`POST /v1/traces`): a binary protobuf
+/// `ExportTraceServiceRequest` (opentelemetry-proto `collector/trace/v1/trace_service.proto`),
+/// into one batch per `ResourceSpans`, translated as Jaeger translates OTLP for its UI
+/// (opentelemetry-collector-contrib `pkg/translator/jaeger/traces_to_jaegerproto.go`):
+///
+/// - resource `service.name` becomes the service name, the other resource attributes
+///   process tags (a resource without attributes is named `OTLPResourceNoServiceName`);
+/// - span tags are `otel.scope.name`/`otel.scope.version` first, then the attributes
+///   (typed; arrays and maps as a JSON string), then `span.kind` (also `internal`),
+///   `otel.status_code` (`OK`/`ERROR`), `error=true` (ERROR), `otel.status_description`
+///   and `w3c.tracestate`;
+/// - the parent is `parent_id` and the first reference (CHILD_OF); links are FOLLOWS_FROM
+///   references, CHILD_OF with the link attribute `opentracing.ref_type=child_of`;
+/// - events are logs whose field `event` is the event name;
+/// - flags bit 0 (sampled) is the sampled flag; times are in microseconds.
+///
+/// The batches have no `seq_no`, `stats` or `message_seqid`.
+///
+/// # Errors
+///
+/// When the bytes are not a protobuf `ExportTraceServiceRequest`, or an id has the wrong
+/// length (trace ids 16 bytes, span ids 8) or is all zeros.
+pub fn decode_otlp(body: &[u8]) -> Result<Vec<ReceivedBatch>, DecodeError> {
+    otlp::translate::decode_otlp(body)
+}
+
+/// The OTLP receiver's body limit, for `testing`.
+#[cfg(feature = "testing")]
+pub(crate) fn otlp_max_body() -> usize {
+    otlp::server::MAX_BODY
 }
 
 /// Why bytes could not be decoded as a Jaeger batch.
@@ -195,6 +232,42 @@ impl ReceivedSpan {
 /// The receive buffer the receiver asks for.
 const RECV_BUFFER_BYTES: usize = 4 << 20;
 
+// === impl Arrivals ===
+
+/// A wake-up shared by several receivers (`testing::TestAgent` waits on a Thrift and an
+/// OTLP receiver at once): a generation number bumped after each arrival.
+#[derive(Debug, Default)]
+pub(crate) struct Arrivals {
+    generation: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Arrivals {
+    fn lock(&self) -> MutexGuard<'_, u64> {
+        self.generation.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by a receiver after it recorded what arrived.
+    pub(crate) fn bump(&self) {
+        *self.lock() += 1;
+        self.changed.notify_all();
+    }
+
+    /// The current generation: read it before looking at the receivers, then
+    /// [`wait_past`](Self::wait_past) it, and no arrival in between is missed.
+    #[cfg(feature = "testing")]
+    pub(crate) fn generation(&self) -> u64 {
+        *self.lock()
+    }
+
+    /// Waits until the generation is past `seen` or `timeout` passed.
+    #[cfg(feature = "testing")]
+    pub(crate) fn wait_past(&self, seen: u64, timeout: Duration) {
+        let guard = self.lock();
+        let _ = self.changed.wait_timeout_while(guard, timeout, |g| *g == seen);
+    }
+}
+
 // === impl Receiver ===
 
 #[derive(Debug, Default)]
@@ -210,6 +283,7 @@ struct Shared {
     collected: Mutex<Collected>,
     arrived: Condvar,
     stop: AtomicBool,
+    also_notify: Option<Arc<Arrivals>>,
 }
 
 impl Shared {
@@ -236,13 +310,21 @@ impl Receiver {
     ///
     /// When the socket cannot be bound or configured, or the thread cannot be spawned.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Receiver> {
+        Receiver::bind_notifying(addr, None)
+    }
+
+    /// [`bind`](Self::bind), also bumping `arrivals` after each datagram.
+    pub(crate) fn bind_notifying(
+        addr: impl ToSocketAddrs,
+        arrivals: Option<Arc<Arrivals>>,
+    ) -> io::Result<Receiver> {
         let socket = UdpSocket::bind(addr)?;
         // Bursts of small datagrams overflow the default receive buffer (about 200 KiB) before
         // this thread reads them; ask for 4 MiB (the kernel caps it at net.core.rmem_max).
         let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER_BYTES);
         socket.set_read_timeout(Some(POLL_INTERVAL))?;
         let addr = socket.local_addr()?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared { also_notify: arrivals, ..Shared::default() });
         let thread = std::thread::Builder::new().name("jaeger-receiver".into()).spawn({
             let shared = Arc::clone(&shared);
             move || receive_loop(&socket, &shared)
@@ -334,5 +416,8 @@ fn receive_loop(socket: &UdpSocket, shared: &Shared) {
         }
         drop(c);
         shared.arrived.notify_all();
+        if let Some(a) = &shared.also_notify {
+            a.bump();
+        }
     }
 }

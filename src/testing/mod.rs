@@ -1,8 +1,10 @@
 //! Test your instrumentation: an in-process Jaeger agent and assertions on the spans it
 //! received (feature `testing`).
 //!
-//! [`TestAgent::start`] binds a [`Receiver`] on a free loopback port;
-//! [`TestAgent::layer_builder`] gives a [`Builder`] already pointed at it. Run the code under
+//! [`TestAgent::start`] binds a [`Receiver`] (Jaeger Thrift over UDP) and an
+//! [`OtlpReceiver`] (OTLP/HTTP) on free loopback ports; [`TestAgent::layer_builder`] gives a
+//! [`Builder`] already pointed at the first, [`TestAgent::otlp_layer_builder`] one pointed
+//! at the second. Run the code under
 //! test with that layer as the *thread's* subscriber (`with_default`, never a global one, so
 //! tests stay independent), flush the guard, and [`TestAgent::wait_for`] the spans: a
 //! [`Spans`] collection that finds spans by name, walks parents and children, and compares
@@ -56,6 +58,36 @@
 //!
 //! When an assertion fails, print [`Spans::render`] (or [`render_tree`]): the whole trace
 //! with durations, tags and logs.
+//!
+//! # Spans over OTLP
+//!
+//! The agent collects spans from both of its receivers into one [`Spans`], so the same
+//! assertions hold whichever protocol delivered them, and a test can mix services that
+//! export over UDP with services (or other SDKs) that export OTLP to
+//! [`TestAgent::otlp_endpoint`]. OTLP spans are translated as Jaeger shows them
+//! ([`decode_otlp`](crate::receiver::decode_otlp)): the same operation names, parents and
+//! typed attributes, plus the tags Jaeger adds (`otel.scope.name`, `span.kind`,
+//! `otel.status_code`).
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # use jaeger_layer::testing::TestAgent;
+//! # use tracing_subscriber::prelude::*;
+//! let agent = TestAgent::start();
+//! let (layer, guard) = agent.otlp_layer_builder("shop").build().unwrap();
+//! tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+//!     let _checkout = tracing::info_span!("checkout").entered();
+//!     tracing::info_span!("reserve").in_scope(|| {});
+//! });
+//! guard.flush(Duration::from_secs(5)).unwrap();
+//! agent.wait_for(2, Duration::from_secs(5)).assert_tree(
+//!     "
+//!     checkout
+//!       reserve
+//!     ",
+//! );
+//! assert_eq!(agent.otlp_receiver().spans().len(), 2);
+//! ```
 
 // The example shows `#[test]` because that is how it is written in a test file; a hidden
 // line calls the function, so the doc test does run it.
@@ -65,11 +97,12 @@ use std::collections::HashSet;
 use std::fmt;
 use std::io;
 use std::ops::Deref;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::config::builder::Builder;
 use crate::layer::JaegerLayer;
-use crate::receiver::{render, ReceivedSpan, Receiver};
+use crate::receiver::{render, Arrivals, OtlpReceiver, ReceivedSpan, Receiver};
 use crate::span::data::TagValue;
 use crate::span::id::TraceId;
 
@@ -97,40 +130,59 @@ pub fn render_tree(spans: &[ReceivedSpan]) -> String {
 
 // === impl TestAgent ===
 
-/// A Jaeger agent for tests: a [`Receiver`] on a free `127.0.0.1` port, and layer builders
-/// that export to it. Dropping it stops the receiving thread.
+/// A Jaeger agent for tests: a [`Receiver`] (Jaeger Thrift over UDP) and an
+/// [`OtlpReceiver`] (OTLP/HTTP) on free `127.0.0.1` ports, and layer builders that export to
+/// them. What either receives is one collection of spans ([`spans`](Self::spans),
+/// [`wait_for`](Self::wait_for)). Dropping it stops both receiving threads.
 #[derive(Debug)]
 pub struct TestAgent {
     receiver: Receiver,
+    otlp: OtlpReceiver,
+    arrivals: Arc<Arrivals>,
 }
 
 impl TestAgent {
-    /// Starts an agent on `127.0.0.1:0` (a free port).
+    /// Starts an agent on `127.0.0.1:0` (a free UDP port and a free TCP port).
     ///
     /// # Panics
     ///
-    /// When no loopback UDP socket can be bound; use [`try_start`](Self::try_start) to get
+    /// When no loopback socket can be bound; use [`try_start`](Self::try_start) to get
     /// the error instead.
     pub fn start() -> TestAgent {
         TestAgent::try_start().unwrap_or_else(|e| panic!("TestAgent: cannot bind 127.0.0.1:0: {e}"))
     }
 
-    /// Starts an agent on `127.0.0.1:0` (a free port).
+    /// Starts an agent on `127.0.0.1:0` (a free UDP port and a free TCP port).
     ///
     /// # Errors
     ///
-    /// When the socket cannot be bound or the receiving thread cannot be spawned.
+    /// When a socket cannot be bound or a receiving thread cannot be spawned.
     pub fn try_start() -> io::Result<TestAgent> {
-        Ok(TestAgent { receiver: Receiver::bind("127.0.0.1:0")? })
+        let arrivals = Arc::new(Arrivals::default());
+        Ok(TestAgent {
+            receiver: Receiver::bind_notifying("127.0.0.1:0", Some(Arc::clone(&arrivals)))?,
+            otlp: OtlpReceiver::bind_with(
+                "127.0.0.1:0",
+                crate::receiver::otlp_max_body(),
+                Some(Arc::clone(&arrivals)),
+            )?,
+            arrivals,
+        })
     }
 
-    /// The agent's address as `host:port`, for [`Builder::agent_endpoint`].
+    /// The UDP agent's address as `host:port`, for [`Builder::agent_endpoint`].
     pub fn endpoint(&self) -> String {
         self.receiver.local_addr().to_string()
     }
 
-    /// A layer builder with `service` as service name, exporting to this agent, and a
-    /// 50 ms flush interval (so spans arrive even when a test does not flush the guard).
+    /// The OTLP/HTTP base URL, `http://127.0.0.1:PORT`, for [`Builder::otlp_endpoint`] or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (exporters append `/v1/traces`).
+    pub fn otlp_endpoint(&self) -> String {
+        self.otlp.endpoint()
+    }
+
+    /// A layer builder with `service` as service name, exporting to this agent over UDP, and
+    /// a 50 ms flush interval (so spans arrive even when a test does not flush the guard).
     /// Everything else is the builder's default and can still be changed.
     pub fn layer_builder(&self, service: impl Into<String>) -> Builder {
         JaegerLayer::builder()
@@ -139,7 +191,17 @@ impl TestAgent {
             .flush_interval(TEST_FLUSH_INTERVAL)
     }
 
-    /// Waits until at least `n` spans arrived, then returns all spans received so far.
+    /// Like [`layer_builder`](Self::layer_builder), exporting over OTLP/HTTP to
+    /// [`otlp_endpoint`](Self::otlp_endpoint) instead.
+    pub fn otlp_layer_builder(&self, service: impl Into<String>) -> Builder {
+        JaegerLayer::builder()
+            .service_name(service)
+            .otlp_endpoint(self.otlp_endpoint())
+            .flush_interval(TEST_FLUSH_INTERVAL)
+    }
+
+    /// Waits until at least `n` spans arrived (over either protocol), then returns all spans
+    /// received so far.
     ///
     /// Flush the [`ExporterGuard`](crate::ExporterGuard) first to make the wait short.
     ///
@@ -148,27 +210,45 @@ impl TestAgent {
     /// When fewer than `n` spans arrived within `timeout`; the message shows those that did.
     #[track_caller]
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Spans {
-        let spans = Spans::new(self.receiver.wait_for_spans(n, timeout));
+        let deadline = Instant::now() + timeout;
+        let spans = loop {
+            let seen = self.arrivals.generation();
+            let spans = self.spans();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if spans.len() >= n || left.is_zero() {
+                break spans;
+            }
+            self.arrivals.wait_past(seen, left);
+        };
         if spans.len() < n {
             panic!(
                 "TestAgent: expected at least {n} spans within {timeout:?}, received {} \
-                 ({} undecodable datagrams):\n{}",
+                 ({} undecodable datagrams, {} undecodable OTLP requests):\n{}",
                 spans.len(),
                 self.receiver.decode_errors(),
+                self.otlp.decode_errors(),
                 spans.render()
             );
         }
         spans
     }
 
-    /// All spans received so far, without waiting.
+    /// All spans received so far, without waiting: those that came over UDP, then those
+    /// that came over OTLP, each in arrival order.
     pub fn spans(&self) -> Spans {
-        Spans::new(self.receiver.spans())
+        let mut spans = self.receiver.spans();
+        spans.extend(self.otlp.spans());
+        Spans::new(spans)
     }
 
-    /// The underlying receiver: batches, process tags, datagram sizes, decode errors.
+    /// The UDP receiver: batches, process tags, datagram sizes, decode errors.
     pub fn receiver(&self) -> &Receiver {
         &self.receiver
+    }
+
+    /// The OTLP/HTTP receiver: batches (one per resource), request and decode error counts.
+    pub fn otlp_receiver(&self) -> &OtlpReceiver {
+        &self.otlp
     }
 }
 

@@ -40,3 +40,80 @@ fn assert_tree_ignores_the_common_indentation() {
     let message = failure.downcast_ref::<String>().unwrap();
     assert!(message.contains("--- expected\nroot\nchild\n--- actual\nroot\n  child\n"), "{message}");
 }
+
+// === OTLP ===
+
+/// Posts an OTLP body to the agent, returns the HTTP status.
+fn post_otlp(agent: &TestAgent, body: &[u8]) -> u16 {
+    let agent_config = ureq::Agent::config_builder().http_status_as_error(false).build();
+    ureq::Agent::new_with_config(agent_config)
+        .post(format!("{}/v1/traces", agent.otlp_endpoint()))
+        .content_type("application/x-protobuf")
+        .send(body)
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn spans_over_udp_and_otlp_are_one_collection() {
+    use crate::receiver::otlp::tests::{body, span as otlp_span};
+    use tracing_subscriber::prelude::*;
+
+    let agent = TestAgent::start();
+    assert!(agent.otlp_endpoint().starts_with("http://127.0.0.1:"));
+    assert_ne!(agent.otlp_endpoint(), format!("http://{}", agent.endpoint()), "a port of its own");
+    let (layer, guard) = agent.layer_builder("udp-service").build().unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info_span!("root").in_scope(|| {});
+    });
+    guard.flush(Duration::from_secs(5)).unwrap();
+    let root = agent.wait_for(1, Duration::from_secs(5)).into_vec().remove(0);
+
+    // An OTLP service continues the trace under the UDP span.
+    let mut child = otlp_span("otlp-child", 7, root.span_id, 0, 1);
+    let id = root.trace_id.to_u128().to_be_bytes();
+    child.trace_id = id.to_vec();
+    child.start_time_unix_nano = u64::try_from(root.start_time_us).unwrap() * 1000 + 1000;
+    let mut grandchild = otlp_span("otlp-grandchild", 8, 7, 0, 1);
+    grandchild.trace_id = id.to_vec();
+    grandchild.start_time_unix_nano = child.start_time_unix_nano + 1000;
+    assert_eq!(post_otlp(&agent, &body("otlp-service", vec![child, grandchild])), 200);
+
+    let spans = agent.wait_for(3, Duration::from_secs(5));
+    spans.assert_tree(
+        "
+        root
+          otlp-child
+            otlp-grandchild
+        ",
+    );
+    assert_eq!(spans.by_name("otlp-child").unwrap().service_name, "otlp-service");
+    assert_eq!(spans.by_name("root").unwrap().service_name, "udp-service");
+    assert_eq!(spans.iter().map(|s| s.operation_name.as_str()).collect::<Vec<_>>()[0], "root", "UDP first");
+    assert_eq!(agent.otlp_receiver().spans().len(), 2);
+    assert_eq!(agent.receiver().spans().len(), 1);
+}
+
+#[test]
+fn wait_for_wakes_on_an_otlp_arrival_and_reports_otlp_decode_errors() {
+    use crate::receiver::otlp::tests::{body, span as otlp_span};
+
+    let agent = TestAgent::start();
+    std::thread::scope(|scope| {
+        scope.spawn(|| assert_eq!(post_otlp(&agent, &body("svc", vec![otlp_span("a", 1, 0, 0, 1)])), 200));
+        let started = std::time::Instant::now();
+        assert_eq!(agent.wait_for(1, Duration::from_secs(30)).len(), 1);
+        assert!(started.elapsed() < Duration::from_secs(10));
+    });
+    assert_eq!(post_otlp(&agent, b"\x0a\x05\x01"), 400);
+    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        agent.wait_for(2, Duration::from_millis(50))
+    }))
+    .unwrap_err();
+    let message = failure.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("received 1 (0 undecodable datagrams, 1 undecodable OTLP requests)"),
+        "{message}"
+    );
+}
