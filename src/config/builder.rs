@@ -664,10 +664,7 @@ impl Builder {
 /// The OTLP/HTTP transport for `otlp`.
 #[cfg(feature = "otlp")]
 fn otlp_transport(otlp: &OtlpSettings) -> Result<Box<dyn crate::otlp::OtlpSend>, BuildError> {
-    // TODO(#13): the transport (transport::otlp) is merged in here.
-    let url = otlp.endpoint.as_ref().map_or_else(|| "(unset)".to_owned(), OtlpEndpoint::url);
-    let _ = otlp.compression == Compression::Gzip;
-    Err(BuildError::invalid("otlp_endpoint", url, "OTLP export is not built yet"))
+    Ok(Box::new(crate::transport::otlp::OtlpTransport::new(otlp)?))
 }
 
 /// Like [`check_room`] for OTLP: the resource, the request envelope and a small span must fit

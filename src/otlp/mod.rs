@@ -2,9 +2,6 @@
 //! batcher that groups them into `ExportTraceServiceRequest` bodies under a size bound
 //! (`batch`), for the transport in `transport::otlp`.
 
-// Wired into the exporter once the transport lands (issue #13).
-#![allow(dead_code)]
-
 pub(crate) mod batch;
 pub(crate) mod encode;
 #[cfg(test)]
@@ -23,7 +20,10 @@ pub(crate) enum Export {
     },
     /// Not delivered: a status that must not be retried, retries exhausted within the
     /// timeout, a response too large to read.
-    Failed(std::io::Error),
+    Failed(
+        // The transport says it on stderr; kept for the tests and `Debug`.
+        #[allow(dead_code)] std::io::Error,
+    ),
     /// A timed-out shutdown gave up on the exporter between attempts: its spans are counted
     /// as abandoned already.
     GaveUp,

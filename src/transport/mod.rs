@@ -2,6 +2,8 @@
 
 pub(crate) mod agent;
 mod http;
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
 mod udp;
 
 pub(crate) use agent::check_endpoint;
