@@ -218,3 +218,79 @@ fn otlp_py_decode_prints_the_proto_json_mapping() {
     let out: Value = serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
     assert_eq!(out["resource_spans"][0]["scope_spans"][0]["spans"][1]["span_id"], "AAAAAAAAAAI=");
 }
+
+/// Accepts one HTTP request on a loopback port, answers 200 and hands back its body.
+#[cfg(feature = "otlp")]
+fn capture_one() -> (String, std::thread::JoinHandle<Vec<u8>>) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut len = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap();
+        conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        body
+    });
+    (url, handle)
+}
+
+#[cfg(feature = "otlp")]
+#[test]
+fn opentelemetry_proto_python_decodes_what_the_exporter_sends() {
+    use tracing_subscriber::prelude::*;
+    let Some(python) = interop_python() else { return };
+    let (url, body) = capture_one();
+    let (layer, guard) = jaeger_layer::JaegerLayer::builder()
+        .service_name("py-check")
+        .otlp_endpoint(url)
+        .trace_id_128bit(false)
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let root = tracing::info_span!("root", n = 7i64, ok = true, r = 0.5, otel.kind = "client");
+        root.in_scope(|| {
+            tracing::info_span!("child", otel.status_code = "Error").in_scope(|| tracing::warn!("careful"));
+        });
+    });
+    guard.flush(std::time::Duration::from_secs(10)).unwrap();
+    let body = body.join().unwrap();
+    let decoded: Value = serde_json::from_slice(&otlp_py(&python, "decode", &body)).unwrap();
+    let rs = &decoded["resource_spans"][0];
+    let attrs = rs["resource"]["attributes"].as_array().unwrap();
+    assert!(attrs.contains(&kv("service.name", json!({ "string_value": "py-check" }))), "{attrs:?}");
+    assert!(attrs.contains(&kv("telemetry.sdk.language", json!({ "string_value": "rust" }))));
+    assert_eq!(rs["scope_spans"][0]["scope"]["name"], "jaeger-layer");
+    let spans = rs["scope_spans"][0]["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2);
+    let (child, root) = (&spans[0], &spans[1]);
+    assert_eq!((root["name"].as_str(), child["name"].as_str()), (Some("root"), Some("child")));
+    let trace = root["trace_id"].as_str().unwrap();
+    assert!(trace.starts_with("0000000000000000") && trace.len() == 32, "64-bit id in the low half: {trace}");
+    assert_eq!(child["trace_id"], root["trace_id"]);
+    assert_eq!(child["parent_span_id"], root["span_id"]);
+    assert_eq!(root["kind"], "SPAN_KIND_CLIENT");
+    assert_eq!(root["flags"], 1);
+    let rattrs = root["attributes"].as_array().unwrap();
+    assert!(rattrs.contains(&kv("n", json!({ "int_value": "7" }))));
+    assert!(rattrs.contains(&kv("ok", json!({ "bool_value": true }))));
+    assert!(rattrs.contains(&kv("r", json!({ "double_value": 0.5 }))));
+    assert_eq!(child["status"]["code"], "STATUS_CODE_ERROR");
+    assert_eq!(child["events"][0]["name"], "careful");
+    let start: u64 = root["start_time_unix_nano"].as_str().unwrap().parse().unwrap();
+    let end: u64 = root["end_time_unix_nano"].as_str().unwrap().parse().unwrap();
+    assert!(start > 1_600_000_000_000_000_000 && end >= start);
+}
