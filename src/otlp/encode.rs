@@ -215,27 +215,23 @@ const REF_TYPE_CHILD_OF: &str = "child_of";
 
 /// Nanoseconds since the epoch of a microsecond timestamp (0 for what precedes the epoch).
 #[inline]
-fn nanos(us: i64) -> u64 {
+pub(crate) fn nanos(us: i64) -> u64 {
     u64::try_from(us).unwrap_or(0).saturating_mul(1000)
 }
 
-/// Writes the body of one `Span` message.
-pub(crate) fn span(buf: &mut Vec<u8>, s: &FinishedSpan) {
-    bytes_field(buf, 1, &trace_id_bytes(s.trace_id));
-    bytes_field(buf, 2, &s.span_id.to_be_bytes());
-    if let Some(ts) = s.trace_state.as_deref().filter(|t| !t.is_empty()) {
-        bytes_field(buf, 3, ts.as_bytes());
-    }
-    if s.parent_id != 0 {
-        bytes_field(buf, 4, &s.parent_id.to_be_bytes());
-    }
-    bytes_field(buf, 5, s.operation.as_bytes());
-    let start = nanos(s.start_us);
-    fixed64_field(buf, 7, start);
-    fixed64_field(buf, 8, nanos(s.start_us.saturating_add(s.duration_us)).max(start));
-    // The kind and the status come out of the tags, so they are written after the
-    // attributes: protobuf readers take fields in any order (protobuf encoding spec, "Field
-    // Order").
+/// What the tags of a span say besides its attributes.
+pub(crate) struct Mapped<'a> {
+    /// `Span.SpanKind`, from a `span.kind` tag.
+    pub(crate) kind: Option<u64>,
+    /// `Status` code and message, from `error`, `otel.status_code` and
+    /// `otel.status_message`/`otel.status_description`; `None` is UNSET.
+    pub(crate) status: Option<(u64, &'a str)>,
+}
+
+/// Hands every tag of `s` (the Thrift view: sampler, metadata and error tags included) that
+/// is an OTLP attribute to `attribute`, and returns the kind and the status the others say.
+#[inline]
+pub(crate) fn attributes<'a>(s: &'a FinishedSpan, mut attribute: impl FnMut(&'a str, Any<'a>)) -> Mapped<'a> {
     let mut kind = None;
     let mut error = false;
     let mut ok = false;
@@ -268,14 +264,68 @@ pub(crate) fn span(buf: &mut Vec<u8>, s: &FinishedSpan) {
             }
             _ => {}
         }
-        key_value(buf, 9, k, Any::of(v));
+        attribute(k, Any::of(v));
     });
     // A status message only goes with an error (opentelemetry-specification `trace/api.md`,
     // "Set Status"); otherwise it stays an attribute.
     if let (Some((k, m)), false) = (message, error) {
-        key_value(buf, 9, k, Any::Str(m));
+        attribute(k, Any::Str(m));
     }
-    if let Some(kind) = kind {
+    let status = if error {
+        Some((STATUS_ERROR, message.map_or("", |(_, m)| m)))
+    } else if ok {
+        Some((STATUS_OK, ""))
+    } else {
+        None
+    };
+    Mapped { kind, status }
+}
+
+/// The references of `s` that are links: all but the CHILD_OF reference to its parent,
+/// which `parent_span_id` says already.
+#[inline]
+pub(crate) fn links(s: &FinishedSpan) -> impl Iterator<Item = &SpanRef> {
+    let implied = implied_parent_ref(s);
+    s.references.iter().filter(move |r| {
+        implied || r.ref_type != RefType::ChildOf || r.span_id != s.parent_id || r.trace_id != s.trace_id
+    })
+}
+
+/// Where the name of the event a log becomes is: its `message` field (a `tracing` event's
+/// message), else its `event` field (Jaeger's name for it).
+#[inline]
+pub(crate) fn event_name_at(log: &crate::span::data::Log) -> Option<usize> {
+    let named =
+        |key: &str| log.fields.iter().position(|f| f.key == key && matches!(f.value, TagValue::String(_)));
+    named("message").or_else(|| named("event"))
+}
+
+/// Nanoseconds since the epoch of a span's start and end.
+#[inline]
+pub(crate) fn start_end(s: &FinishedSpan) -> (u64, u64) {
+    let start = nanos(s.start_us);
+    (start, nanos(s.start_us.saturating_add(s.duration_us)).max(start))
+}
+
+/// Writes the body of one `Span` message.
+pub(crate) fn span(buf: &mut Vec<u8>, s: &FinishedSpan) {
+    bytes_field(buf, 1, &trace_id_bytes(s.trace_id));
+    bytes_field(buf, 2, &s.span_id.to_be_bytes());
+    if let Some(ts) = s.trace_state.as_deref().filter(|t| !t.is_empty()) {
+        bytes_field(buf, 3, ts.as_bytes());
+    }
+    if s.parent_id != 0 {
+        bytes_field(buf, 4, &s.parent_id.to_be_bytes());
+    }
+    bytes_field(buf, 5, s.operation.as_bytes());
+    let (start, end) = start_end(s);
+    fixed64_field(buf, 7, start);
+    fixed64_field(buf, 8, end);
+    // The kind and the status come out of the tags, so they are written after the
+    // attributes: protobuf readers take fields in any order (protobuf encoding spec, "Field
+    // Order").
+    let mapped = attributes(s, |k, v| key_value(buf, 9, k, v));
+    if let Some(kind) = mapped.kind {
         varint_field(buf, 6, kind);
     }
     for log in &s.logs {
@@ -284,23 +334,15 @@ pub(crate) fn span(buf: &mut Vec<u8>, s: &FinishedSpan) {
     if s.dropped_logs > 0 {
         varint_field(buf, 12, s.dropped_logs);
     }
-    let implied = implied_parent_ref(s);
-    for r in &s.references {
-        // The parent is `parent_span_id`; a recorded CHILD_OF reference to it says the same.
-        if r.ref_type == RefType::ChildOf && !implied && r.span_id == s.parent_id && r.trace_id == s.trace_id
-        {
-            continue;
-        }
+    for r in links(s) {
         nested(buf, 13, |b| link(b, r));
     }
-    if error || ok {
+    if let Some((code, message)) = mapped.status {
         nested(buf, 15, |b| {
-            if error {
-                if let Some((_, m)) = message.filter(|(_, m)| !m.is_empty()) {
-                    bytes_field(b, 2, m.as_bytes());
-                }
+            if !message.is_empty() {
+                bytes_field(b, 2, message.as_bytes());
             }
-            varint_field(b, 3, if error { STATUS_ERROR } else { STATUS_OK });
+            varint_field(b, 3, code);
         });
     }
     // `flags`, fixed32: bits 0-7 are the W3C trace flags, of which only "sampled" exists in
@@ -315,10 +357,7 @@ pub(crate) fn span(buf: &mut Vec<u8>, s: &FinishedSpan) {
 /// attributes.
 fn event(buf: &mut Vec<u8>, log: &crate::span::data::Log) {
     fixed64_field(buf, 1, nanos(log.timestamp_us));
-    let name_at =
-        log.fields.iter().position(|f| f.key == "message" && matches!(f.value, TagValue::String(_))).or_else(
-            || log.fields.iter().position(|f| f.key == "event" && matches!(f.value, TagValue::String(_))),
-        );
+    let name_at = event_name_at(log);
     if let Some(TagValue::String(name)) = name_at.map(|i| &log.fields[i].value) {
         bytes_field(buf, 2, name.as_bytes());
     }

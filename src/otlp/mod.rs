@@ -4,6 +4,8 @@
 
 pub(crate) mod batch;
 pub(crate) mod encode;
+#[cfg(feature = "__bench")]
+pub(crate) mod prost_path;
 #[cfg(test)]
 mod tests;
 

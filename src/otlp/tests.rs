@@ -409,3 +409,34 @@ fn a_span_of_just_over_127_bytes_and_a_huge_one_get_multibyte_lengths() {
         assert_eq!(spans_of(&requests[0].1)[0], expected(&s));
     }
 }
+
+/// The prost baseline of `benches/encode.rs` builds the same requests as the encoder: both
+/// decode, with the generated types, to equal messages, over random spans.
+#[cfg(feature = "__bench")]
+#[test]
+fn the_prost_baseline_of_the_bench_decodes_to_the_same_requests() {
+    use super::prost_path::ProstBatcher;
+    let mut rng = Rng(0x5eed_0f0b);
+    let spans: Vec<FinishedSpan> = (0..1100).map(|i| random_span(i, &mut rng)).collect();
+    for (size, count) in [(4 << 20, 512), (20_000, 512), (4 << 20, 7)] {
+        let mut ours = Vec::new();
+        let mut batcher = OtlpBatcher::new(&process(), size, count, Arc::new(Counters::default()));
+        let mut send = |b: &[u8]| {
+            ours.push(ExportTraceServiceRequest::decode(b).unwrap());
+            Export::Accepted { rejected: 0, message: None }
+        };
+        for s in &spans {
+            batcher.push(s, &mut send);
+        }
+        batcher.flush(&mut send);
+        let mut theirs = Vec::new();
+        let mut prost = ProstBatcher::new(&process(), size, count);
+        let mut send = |b: &[u8]| theirs.push(ExportTraceServiceRequest::decode(b).unwrap());
+        for s in &spans {
+            prost.push(s, &mut send);
+        }
+        prost.flush(&mut send);
+        assert!(ours.len() > 1, "{size} {count}: several requests");
+        assert_eq!(ours, theirs, "{size} {count}");
+    }
+}

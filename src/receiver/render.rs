@@ -113,6 +113,7 @@ pub fn display_order(spans: &[ReceivedSpan]) -> Vec<usize> {
 }
 
 /// The operation names as an indented tree, two spaces per level, one line each.
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn names(spans: &[ReceivedSpan]) -> String {
     let mut out = String::new();
     for trace in layout(spans) {
