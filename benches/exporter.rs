@@ -5,6 +5,8 @@
 //! is switched off with a hidden builder knob), then times `flush()`: drain + encode + send,
 //! on one thread. A sink thread decodes every datagram and counts its spans, so a loss or a
 //! malformed batch on the way would show.
+//! `root_span_3_fields_to_otlp_http` does the same over OTLP/HTTP to a loopback endpoint that
+//! answers 200 (and decodes every body with `opentelemetry-proto` in its check round).
 //! Run: `cargo bench -p jaeger-layer-benches --bench exporter`; criterion prints spans/s
 //! (elements/s).
 
@@ -16,6 +18,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use jaeger_layer::receiver::decode_datagram;
 use jaeger_layer::{JaegerLayer, Sampler};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
 use tracing::Dispatch;
 use tracing_subscriber::prelude::*;
 
@@ -126,6 +130,138 @@ fn exporter(c: &mut Criterion) {
     assert_eq!((decoded, decode_errors.load(Ordering::Relaxed)), (SPANS, 0));
 }
 
+/// A loopback OTLP/HTTP endpoint for the OTLP rung: answers every `POST` with 200 and an
+/// empty body (an `ExportTraceServiceResponse` without partial success). While timing it
+/// only reads the body; with `decode` set it decodes each one with `opentelemetry-proto`
+/// and counts the spans.
+struct OtlpSink {
+    addr: std::net::SocketAddr,
+    decode: Arc<AtomicBool>,
+    decoded_spans: Arc<AtomicU64>,
+    decode_errors: Arc<AtomicU64>,
+}
+
+impl OtlpSink {
+    fn start() -> OtlpSink {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let sink = OtlpSink {
+            addr: listener.local_addr().unwrap(),
+            decode: Arc::default(),
+            decoded_spans: Arc::default(),
+            decode_errors: Arc::default(),
+        };
+        let (decode, spans, errors) =
+            (sink.decode.clone(), sink.decoded_spans.clone(), sink.decode_errors.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let (decode, spans, errors) = (decode.clone(), spans.clone(), errors.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut body = Vec::new();
+                    loop {
+                        let mut length = 0;
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let l = line.trim_end();
+                            if l.is_empty() {
+                                break;
+                            }
+                            if let Some((k, v)) = l.split_once(':') {
+                                if k.eq_ignore_ascii_case("content-length") {
+                                    length = v.trim().parse().unwrap_or(0);
+                                }
+                            }
+                        }
+                        body.resize(length, 0);
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        if decode.load(Ordering::Acquire) {
+                            match ExportTraceServiceRequest::decode(&body[..]) {
+                                Ok(r) => {
+                                    let n: usize = (r.resource_spans.iter().flat_map(|r| &r.scope_spans))
+                                        .map(|s| s.spans.len())
+                                        .sum();
+                                    spans.fetch_add(n as u64, Ordering::Relaxed);
+                                }
+                                Err(_) => {
+                                    errors.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+                        if conn.write_all(answer).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        sink
+    }
+}
+
+/// The same as `exporter`, over OTLP/HTTP to a loopback endpoint (`OtlpSink`): drain,
+/// encode, POST and wait for each answer, on one exporter thread. The UDP rung before it is
+/// the baseline of the same run.
+fn exporter_otlp(c: &mut Criterion) {
+    let sink = OtlpSink::start();
+    let (layer, guard) = JaegerLayer::builder()
+        .service_name("bench")
+        .otlp_endpoint(format!("http://{}", sink.addr))
+        .sampler(Sampler::always())
+        .queue_capacity(2 * SPANS as usize)
+        .__wake_threshold(usize::MAX)
+        .flush_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let queue = |dispatch: &Dispatch| {
+        tracing::dispatcher::with_default(dispatch, || {
+            for i in 0..SPANS {
+                let span = tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
+                let _g = span.enter();
+            }
+        })
+    };
+    let mut group = c.benchmark_group("exporter");
+    group.throughput(Throughput::Elements(SPANS));
+    group.sample_size(20);
+    group.bench_function("root_span_3_fields_to_otlp_http", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                queue(&dispatch);
+                let start = Instant::now();
+                guard.flush(Duration::from_secs(60)).unwrap();
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+    let s = guard.stats();
+    assert_eq!(s.spans_dropped_queue_full + s.spans_failed + s.spans_dropped_too_large, 0, "{s:?}");
+    // One more round, untimed, decoded at the sink: every span arrives, well formed. The
+    // flush returns after the last answer, which comes after its body was decoded.
+    sink.decode.store(true, Ordering::Release);
+    queue(&dispatch);
+    guard.flush(Duration::from_secs(60)).unwrap();
+    let decoded = sink.decoded_spans.load(Ordering::Relaxed);
+    let errors = sink.decode_errors.load(Ordering::Relaxed);
+    println!(
+        "otlp check round: {SPANS} spans, the sink decoded {decoded} ({errors} decode errors); {} requests in all",
+        guard.stats().packets_sent
+    );
+    assert_eq!((decoded, errors), (SPANS, 0));
+}
+
 /// Saturation: two producer threads create spans as fast as they can through the default
 /// queue (16384). Reports ns per span, and checks and prints the accounting (created =
 /// delivered + counted drops). Peak memory: `benches/saturation.rs`.
@@ -179,5 +315,5 @@ fn saturated(c: &mut Criterion) {
     drop(sink);
 }
 
-criterion_group!(benches, exporter, saturated);
+criterion_group!(benches, exporter, exporter_otlp, saturated);
 criterion_main!(benches);
