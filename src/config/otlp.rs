@@ -44,8 +44,9 @@ pub(crate) const MAX_OTLP_BATCH_SIZE: usize = 65_536;
 /// Spans per request: `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`'s default.
 pub(crate) const DEFAULT_OTLP_BATCH_SIZE: usize = 512;
 
-/// The settings of the OTLP/HTTP transport.
-#[derive(Debug, Clone)]
+/// The settings of the OTLP/HTTP transport. Its `Debug` (and so the `Builder`'s) shows the
+/// header names only: their values are often credentials.
+#[derive(Clone)]
 pub(crate) struct OtlpSettings {
     pub(crate) endpoint: Option<OtlpEndpoint>,
     pub(crate) headers: Vec<(String, String)>,
@@ -53,6 +54,21 @@ pub(crate) struct OtlpSettings {
     pub(crate) compression: Compression,
     pub(crate) max_request_size: usize,
     pub(crate) batch_size: usize,
+}
+
+impl std::fmt::Debug for OtlpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> =
+            self.headers.iter().map(|(k, _)| (k.as_str(), "<redacted>")).collect();
+        f.debug_struct("OtlpSettings")
+            .field("url", &self.endpoint.as_ref().map(|e| crate::transport::redact_userinfo(&e.url())))
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("max_request_size", &self.max_request_size)
+            .field("batch_size", &self.batch_size)
+            .finish()
+    }
 }
 
 impl Default for OtlpSettings {
@@ -104,6 +120,18 @@ mod tests {
             OtlpEndpoint::Base("http://c:4318/mycollector/".into()).url(),
             "http://c:4318/mycollector/v1/traces"
         );
+    }
+
+    #[test]
+    fn debug_shows_header_names_but_no_credentials() {
+        let settings = OtlpSettings {
+            endpoint: Some(OtlpEndpoint::Base("https://user:pa55@c:4318".into())),
+            headers: vec![("authorization".into(), "Bearer s3cret".into())],
+            ..OtlpSettings::default()
+        };
+        let shown = format!("{settings:?}");
+        assert!(shown.contains("authorization") && shown.contains("c:4318/v1/traces"), "{shown}");
+        assert!(!shown.contains("s3cret") && !shown.contains("pa55"), "{shown}");
     }
 
     #[test]
