@@ -1,7 +1,8 @@
 //! Per-span cost, as a ladder measured in one run (as tracing-opentelemetry's `benches/trace.rs`
 //! does): no subscriber, the floor
 //! (`registry()` + a no-op layer), the least a layer with per-span state costs, our layer
-//! unsampled, our layer sampled (exporter keeping up: flushed between timed bursts, untimed).
+//! unsampled, our layer sampled (exporter keeping up: flushed between timed bursts, untimed),
+//! to the UDP agent and over OTLP/HTTP.
 //!
 //! Run: `cargo bench -p jaeger-layer-benches --bench layer`. Quote ratios against the floor,
 //! never absolute numbers.
@@ -18,7 +19,7 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::Registry;
 
 mod support;
-use support::{ours, timed_bursts, NoopLayer};
+use support::{ours, ours_otlp, timed_bursts, NoopLayer, OtlpSink};
 
 /// The least a layer with per-span state does: put a small value in each new span's
 /// extensions and take it out at close (two span look-ups, two extension locks, the
@@ -104,6 +105,15 @@ fn ladder(c: &mut Criterion) {
         b.iter_custom(|iters| bursts(&dispatch, Some(&guard), iters));
         let s = guard.stats();
         assert_eq!(s.spans_dropped_queue_full, 0, "the exporter must keep up in this bench");
+    });
+    group.bench_function("jaeger_sampled_otlp", |b| {
+        // The same over OTLP/HTTP: the application thread's work is the same (the exporter
+        // thread encodes and sends), so this should match `jaeger_sampled`.
+        let sink = OtlpSink::start();
+        let (dispatch, guard) = ours_otlp(Sampler::always(), &sink);
+        b.iter_custom(|iters| bursts(&dispatch, Some(&guard), iters));
+        let s = guard.stats();
+        assert_eq!(s.spans_dropped_queue_full + s.spans_failed, 0, "{s:?}");
     });
     group.finish();
 }
