@@ -274,3 +274,17 @@ fn gzipped_requests_are_decoded_by_the_endpoint() {
     assert_eq!(outcome(&s), (5, 0, 1, 0), "{s:#?}");
     assert_eq!(collector.accepted_spans(), 5);
 }
+
+/// `Retry-After: 0` from a server shedding load is a floor, not a licence to retry in a busy
+/// loop: the backoff still applies (it used to answer ~460 requests in 300 ms here).
+#[test]
+fn a_429_with_retry_after_zero_still_backs_off_until_the_timeout() {
+    let collector = Collector::start_otlp(Mode::TooMany(0));
+    let (dispatch, guard) = layer(&collector, TIMEOUT);
+    spans(&dispatch, 5);
+    let s = settle(&guard, &collector);
+    assert_eq!(outcome(&s), (0, 5, 0, 1), "{s:#?}");
+    // Waits of 50..150 ms, then 100..300 ms, ... within 300 ms: at most 5 attempts.
+    let requests = collector.requests();
+    assert!((2..=5).contains(&requests), "{requests} requests in {TIMEOUT:?}");
+}
