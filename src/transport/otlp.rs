@@ -1,7 +1,7 @@
 //! OTLP/HTTP delivery (opentelemetry-proto `docs/specification.md`, "OTLP/HTTP"): one
 //! `POST` of an `ExportTraceServiceRequest` per batch, retried on 429, 502, 503 and 504 and
-//! on connection failures with exponential backoff and jitter, honouring `Retry-After`, all
-//! within the export timeout; never on any other status. A 2xx response's
+//! on connection failures with exponential backoff and jitter, waiting at least as long as
+//! `Retry-After` says, all within the export timeout; never on any other status. A 2xx response's
 //! `partial_success.rejected_spans` is handed back to be counted as failed.
 
 use std::io;
@@ -225,7 +225,12 @@ impl OtlpSend for OtlpTransport {
                 Ok(export) => break export,
                 Err(f) => f,
             };
-            let wait = failure.retry_after.unwrap_or_else(|| self.jitter(backoff));
+            // The greater of the backoff and `Retry-After`, as opentelemetry-go does
+            // (`internal/shared/otlp/retry/retry.go.tmpl`): never sooner than the server asked,
+            // and a `Retry-After: 0` (or a date already past, a clock skew away) does not
+            // turn the retries into a busy loop against a server that is shedding load.
+            let backoff_wait = self.jitter(backoff);
+            let wait = failure.retry_after.map_or(backoff_wait, |after| after.max(backoff_wait));
             if !failure.retry || left().is_some_and(|l| wait >= l) {
                 let noun = if attempts == 1 { "attempt" } else { "attempts" };
                 let error =
