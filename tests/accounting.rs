@@ -18,6 +18,8 @@ use std::time::Duration;
 use jaeger_layer::receiver::Receiver;
 use jaeger_layer::{Builder, JaegerLayer, Stats, StatsHandle};
 use proptest::prelude::*;
+#[cfg(feature = "otlp")]
+use support::collector::OTLP_MODES;
 use support::collector::{Collector, Mode, HANG, MODES, SLOW};
 use tracing::{info_span, Dispatch};
 use tracing_subscriber::prelude::*;
@@ -91,6 +93,9 @@ fn watcher(stats: StatsHandle, stop: Arc<AtomicBool>) -> thread::JoinHandle<Resu
 enum Peer {
     Agent(Option<Receiver>),
     Collector(Collector),
+    /// An OTLP/HTTP endpoint; `Step::Peer(i)` picks `OTLP_MODES[i % len]`.
+    #[cfg(feature = "otlp")]
+    Otlp(Collector),
 }
 
 fn run_case(mut peer: Peer, queue: usize, steps: &[Step]) -> Result<(), TestCaseError> {
@@ -108,6 +113,8 @@ fn run_case(mut peer: Peer, queue: usize, steps: &[Step]) -> Result<(), TestCase
         Peer::Collector(c) => {
             builder.collector_endpoint(c.endpoint()).collector_timeout(TIMEOUT).collector_batch_size(40)
         }
+        #[cfg(feature = "otlp")]
+        Peer::Otlp(c) => builder.otlp_endpoint(c.otlp_endpoint()).otlp_timeout(TIMEOUT).otlp_batch_size(40),
     };
     let (layer, guard) = builder.build().unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
@@ -116,6 +123,8 @@ fn run_case(mut peer: Peer, queue: usize, steps: &[Step]) -> Result<(), TestCase
     let watch = watcher(stats.clone(), stop.clone());
     let mut prev = stats.stats();
     let mut finished = 0u64;
+    #[cfg(feature = "otlp")]
+    let mut switches = 0usize;
     for step in steps {
         match step {
             Step::Spans(n) => tracing::dispatcher::with_default(&dispatch, || {
@@ -130,6 +139,14 @@ fn run_case(mut peer: Peer, queue: usize, steps: &[Step]) -> Result<(), TestCase
             }
             Step::Peer(mode) => match &mut peer {
                 Peer::Collector(c) => c.set(*mode),
+                #[cfg(feature = "otlp")]
+                Peer::Otlp(c) => {
+                    // The mode's index, and every other switch the next five, pick one of the
+                    // OTLP modes: each of them is reachable, and a case replays exactly.
+                    let i = MODES.iter().position(|m| m == mode).unwrap_or(0);
+                    switches += 1;
+                    c.set(OTLP_MODES[(i + MODES.len() * (switches % 2)) % OTLP_MODES.len()]);
+                }
                 Peer::Agent(r) => {
                     // An agent can only go away (its port then refuses datagrams).
                     if *mode == Mode::Close {
@@ -154,6 +171,11 @@ fn run_case(mut peer: Peer, queue: usize, steps: &[Step]) -> Result<(), TestCase
     prop_assert_eq!(end.spans_finished, finished);
     if let Peer::Collector(c) = &peer {
         // "Exported" means the collector answered 202 to it.
+        prop_assert!(end.spans_exported <= c.accepted_spans(), "{:#?} vs {}", end, c.accepted_spans());
+    }
+    #[cfg(feature = "otlp")]
+    if let Peer::Otlp(c) = &peer {
+        // "Exported" means the endpoint answered 2xx to it and did not reject it.
         prop_assert!(end.spans_exported <= c.accepted_spans(), "{:#?} vs {}", end, c.accepted_spans());
     }
     if let Peer::Agent(Some(r)) = &peer {
@@ -185,6 +207,17 @@ proptest! {
     ) {
         let collector = Collector::start(MODES[first]);
         run_case(Peer::Collector(collector), if small_queue { 16 } else { 4096 }, &steps)?;
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn otlp_every_span_is_exported_or_counted_at_every_read(
+        first in 0..OTLP_MODES.len(),
+        small_queue in any::<bool>(),
+        steps in prop::collection::vec(step(), 1..10),
+    ) {
+        let endpoint = Collector::start_otlp(OTLP_MODES[first]);
+        run_case(Peer::Otlp(endpoint), if small_queue { 16 } else { 4096 }, &steps)?;
     }
 }
 
