@@ -347,7 +347,7 @@ fn otel_variables_win_over_jaeger_ones_in_the_builder() {
     assert!(shown.contains("formats: [B3Multi]"), "{shown}");
     assert!(shown.contains("Const(false)"), "{shown}");
     assert!(shown.contains("collector: None"), "{shown}");
-    assert!(shown.contains(r#"Base("http://otlp:4318")"#), "{shown}");
+    assert!(shown.contains(r#"url: Some("http://otlp:4318/v1/traces")"#), "{shown}");
 }
 
 #[test]
