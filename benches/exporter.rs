@@ -30,6 +30,29 @@ const SPANS: u64 = 2_000;
 /// Spans per producer thread per iteration in the saturated bench.
 const SATURATING_SPANS: u64 = 50_000;
 
+/// Queues `SPANS` spans of workload a) under `dispatch` (the exporter asleep).
+fn queue(dispatch: &Dispatch) {
+    tracing::dispatcher::with_default(dispatch, || {
+        for i in 0..SPANS {
+            let span = tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
+            let _g = span.enter();
+        }
+    })
+}
+
+/// `iters` rounds of queuing (untimed) and a timed `flush()`: drain, encode and send on the
+/// exporter thread alone.
+fn timed_flushes(dispatch: &Dispatch, guard: &jaeger_layer::ExporterGuard, iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        queue(dispatch);
+        let start = Instant::now();
+        guard.flush(Duration::from_secs(60)).unwrap();
+        total += start.elapsed();
+    }
+    total
+}
+
 fn exporter(c: &mut Criterion) {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let _ = sink.set_read_timeout(Some(Duration::from_millis(200)));
@@ -76,22 +99,7 @@ fn exporter(c: &mut Criterion) {
     group.throughput(Throughput::Elements(SPANS));
     group.sample_size(20);
     group.bench_function("root_span_3_fields_to_udp", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                tracing::dispatcher::with_default(&dispatch, || {
-                    for i in 0..SPANS {
-                        let span =
-                            tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
-                        let _g = span.enter();
-                    }
-                });
-                let start = Instant::now();
-                guard.flush(Duration::from_secs(60)).unwrap();
-                total += start.elapsed();
-            }
-            total
-        })
+        b.iter_custom(|iters| timed_flushes(&dispatch, &guard, iters))
     });
     group.finish();
     let s = guard.stats();
@@ -110,12 +118,7 @@ fn exporter(c: &mut Criterion) {
     // One more round, untimed, decoded at the sink: every span arrives, well formed.
     decode.store(true, Ordering::Release);
     let before = guard.stats().packets_sent;
-    tracing::dispatcher::with_default(&dispatch, || {
-        for i in 0..SPANS {
-            let span = tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
-            let _g = span.enter();
-        }
-    });
+    queue(&dispatch);
     guard.flush(Duration::from_secs(60)).unwrap();
     let sent = guard.stats().packets_sent;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -146,28 +149,11 @@ fn exporter_otlp(c: &mut Criterion) {
         .build()
         .unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-    let queue = |dispatch: &Dispatch| {
-        tracing::dispatcher::with_default(dispatch, || {
-            for i in 0..SPANS {
-                let span = tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
-                let _g = span.enter();
-            }
-        })
-    };
     let mut group = c.benchmark_group("exporter");
     group.throughput(Throughput::Elements(SPANS));
     group.sample_size(20);
     group.bench_function("root_span_3_fields_to_otlp_http", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                queue(&dispatch);
-                let start = Instant::now();
-                guard.flush(Duration::from_secs(60)).unwrap();
-                total += start.elapsed();
-            }
-            total
-        })
+        b.iter_custom(|iters| timed_flushes(&dispatch, &guard, iters))
     });
     group.finish();
     let s = guard.stats();
