@@ -675,7 +675,7 @@ fn check_otlp_room(process: &Process, limit: usize, metadata_tags: bool) -> Resu
     let envelope = OtlpBatcher::new(process, limit, 1, Arc::new(Counters::default())).envelope_size();
     let resource = encode::resource_field(process).len();
     let mut span = Vec::new();
-    encode::span_field(&mut span, &small_span(metadata_tags));
+    encode::span_field(&mut span, &small_span(metadata_tags), &mut Default::default());
     if envelope.saturating_add(span.len()) > limit {
         return Err(BuildError::no_room(resource, envelope - resource, span.len(), limit));
     }

@@ -13,7 +13,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::encode::{request_len, request_prefix, resource_field, scope_field, span_field};
+use super::encode::{
+    request_len, request_prefix, resource_field, scope_field, span_field, CallsiteAttributes,
+};
 use super::Export;
 use crate::export::stats::{incr, Counters};
 use crate::span::data::{FinishedSpan, Process};
@@ -37,6 +39,8 @@ pub(crate) struct OtlpBatcher {
     max_spans_per_request: usize,
     counters: Arc<Counters>,
     prefix: Vec<u8>,
+    /// The metadata attributes of the callsites seen, encoded once.
+    callsites: CallsiteAttributes,
     last_too_large_report: Option<Instant>,
     last_rejected_report: Option<Instant>,
     rejected_since_report: u64,
@@ -75,6 +79,7 @@ impl OtlpBatcher {
             max_spans_per_request: max_spans_per_request.max(1),
             counters,
             prefix: Vec::with_capacity(gap),
+            callsites: CallsiteAttributes::default(),
             last_too_large_report: None,
             last_rejected_report: None,
             rejected_since_report: 0,
@@ -90,7 +95,7 @@ impl OtlpBatcher {
     /// Encodes one span into the open request; sends full requests through `send`.
     pub(crate) fn push(&mut self, span: &FinishedSpan, send: &mut dyn FnMut(&[u8]) -> Export) {
         let start = self.pending.len();
-        span_field(&mut self.pending, span);
+        span_field(&mut self.pending, span, &mut self.callsites);
         let span_len = self.pending.len() - start;
         if self.body_len(self.pending.len() - self.gap) > self.max_request_size {
             if self.pending_count > 0 {

@@ -25,9 +25,12 @@
 //! | service name, other process tags | resource `service.name`, attributes, and `telemetry.sdk.*` |
 //! | — | `trace_state` (W3C `tracestate` of the span's trace), scope `jaeger-layer` and version |
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use crate::span::data::{FinishedSpan, Process, RefType, SpanRef, TagValue, FLAG_SAMPLED};
 use crate::span::id::TraceId;
-use crate::span::mapping::{implied_parent_ref, SpanTags, TagRef};
+use crate::span::mapping::{implied_parent_ref, metadata_tags, SpanTags, TagRef};
 
 // Wire types (protobuf encoding spec).
 const VARINT: u32 = 0;
@@ -93,21 +96,33 @@ fn varint_field(buf: &mut Vec<u8>, field: u32, v: u64) {
 /// reserved for the length; a longer length moves the body once.
 #[inline]
 pub(crate) fn nested(buf: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    nested_reserving(buf, field, 1, body);
+}
+
+/// [`nested`] with `reserve` bytes (1 to 3) kept for the length: when the body's length
+/// takes that many, nothing moves. A span takes 2 (128 to 16383 bytes).
+#[inline]
+fn nested_reserving(buf: &mut Vec<u8>, field: u32, reserve: usize, body: impl FnOnce(&mut Vec<u8>)) {
     key(buf, field, LEN);
     let at = buf.len();
-    buf.push(0);
+    buf.resize(at + reserve, 0);
     body(buf);
-    let len = buf.len() - at - 1;
-    if len < 0x80 {
-        buf[at] = len as u8;
-        return;
-    }
+    let len = buf.len() - at - reserve;
     let n = varint_len(len as u64);
-    buf.resize(buf.len() + n - 1, 0);
-    buf.copy_within(at + 1..at + 1 + len, at + n);
-    let mut header = Vec::with_capacity(n);
-    varint(&mut header, len as u64);
-    buf[at..at + n].copy_from_slice(&header);
+    if n != reserve {
+        if n > reserve {
+            buf.resize(buf.len() + n - reserve, 0);
+        }
+        buf.copy_within(at + reserve..at + reserve + len, at + n);
+        buf.truncate(at + n + len);
+    }
+    // The length's varint, written in place (no varint is longer than 10 bytes).
+    let mut v = len as u64;
+    for b in &mut buf[at..at + n] {
+        *b = (v as u8 & 0x7f) | 0x80;
+        v >>= 7;
+    }
+    buf[at + n - 1] &= 0x7f;
 }
 
 /// An attribute value (`AnyValue`).
@@ -173,6 +188,7 @@ impl<'a> Any<'a> {
 pub(crate) fn key_value(buf: &mut Vec<u8>, field: u32, k: &str, v: Any<'_>) {
     let value_len = v.len();
     let body = bytes_field_len(1, k.len()) + 1 + varint_len(value_len as u64) + value_len;
+    buf.reserve(key_len(field) + varint_len(body as u64) + body);
     key(buf, field, LEN);
     varint(buf, body as u64);
     bytes_field(buf, 1, k.as_bytes());
@@ -231,12 +247,40 @@ pub(crate) struct Mapped<'a> {
 /// Hands every tag of `s` (the Thrift view: sampler, metadata and error tags included) that
 /// is an OTLP attribute to `attribute`, and returns the kind and the status the others say.
 #[inline]
-pub(crate) fn attributes<'a>(s: &'a FinishedSpan, mut attribute: impl FnMut(&'a str, Any<'a>)) -> Mapped<'a> {
+pub(crate) fn attributes<'a>(s: &'a FinishedSpan, attribute: impl FnMut(&'a str, Any<'a>)) -> Mapped<'a> {
+    attributes_to(s, &mut Each(attribute))
+}
+
+/// Where [`attributes_to`] puts the attributes of a span.
+pub(crate) trait Attributes<'a> {
+    /// Takes one attribute.
+    fn attribute(&mut self, k: &'a str, v: Any<'a>);
+    /// Takes the metadata attributes (`code.*`, `level`: the same for every span of a
+    /// callsite) of `meta`, one by one unless the sink has them from a cache.
+    #[inline]
+    fn metadata(&mut self, meta: &'static tracing_core::Metadata<'static>) {
+        metadata_tags(meta, |k, v| self.attribute(k, Any::of(v)));
+    }
+}
+
+/// A closure as an [`Attributes`] sink.
+pub(crate) struct Each<F>(pub(crate) F);
+
+impl<'a, F: FnMut(&'a str, Any<'a>)> Attributes<'a> for Each<F> {
+    #[inline]
+    fn attribute(&mut self, k: &'a str, v: Any<'a>) {
+        (self.0)(k, v);
+    }
+}
+
+/// [`attributes`] into a sink that may write the metadata attributes its own way.
+#[inline]
+pub(crate) fn attributes_to<'a>(s: &'a FinishedSpan, sink: &mut impl Attributes<'a>) -> Mapped<'a> {
     let mut kind = None;
     let mut error = false;
     let mut ok = false;
     let mut message: Option<(&str, &str)> = None;
-    SpanTags::of(s).for_each(|k, v| {
+    let mut on_tag = |k: &'a str, v: TagRef<'a>| {
         match (k, v) {
             ("span.kind", TagRef::Value(TagValue::String(kv))) if kind_number(kv).is_some() => {
                 kind = kind_number(kv);
@@ -264,12 +308,18 @@ pub(crate) fn attributes<'a>(s: &'a FinishedSpan, mut attribute: impl FnMut(&'a 
             }
             _ => {}
         }
-        attribute(k, Any::of(v));
-    });
+        sink.attribute(k, Any::of(v));
+    };
+    // Skipped here and written after: only the `error=true` the mapping adds comes after
+    // them, and it is the status, not an attribute, so the attributes keep their order.
+    SpanTags::of(s).for_each_split(&mut on_tag, |_, _| {});
+    if let Some(meta) = s.metadata {
+        sink.metadata(meta);
+    }
     // A status message only goes with an error (opentelemetry-specification `trace/api.md`,
     // "Set Status"); otherwise it stays an attribute.
     if let (Some((k, m)), false) = (message, error) {
-        attribute(k, Any::Str(m));
+        sink.attribute(k, Any::Str(m));
     }
     let status = if error {
         Some((STATUS_ERROR, message.map_or("", |(_, m)| m)))
@@ -307,8 +357,78 @@ pub(crate) fn start_end(s: &FinishedSpan) -> (u64, u64) {
     (start, nanos(s.start_us.saturating_add(s.duration_us)).max(start))
 }
 
+/// The metadata attributes of each callsite (`code.*`, `level`), encoded once as `Span`
+/// attribute fields and then copied into every span of that callsite. Keyed by the address
+/// of the callsite's `&'static Metadata`, which is unique and never freed; bounded, past
+/// which a callsite's attributes are encoded per span as before.
+#[derive(Default)]
+pub(crate) struct CallsiteAttributes {
+    index: HashMap<usize, (u32, u32), BuildHasherDefault<AddressHasher>>,
+    bytes: Vec<u8>,
+}
+
+/// At most this many callsites, and this many bytes of their attributes, are kept.
+const MAX_CALLSITES: usize = 4096;
+const MAX_CALLSITE_BYTES: usize = 1 << 20;
+
+impl CallsiteAttributes {
+    /// Appends the attributes of `meta`'s callsite to `buf`.
+    #[inline]
+    fn write(&mut self, buf: &mut Vec<u8>, meta: &'static tracing_core::Metadata<'static>) {
+        let key = std::ptr::from_ref(meta) as usize;
+        if let Some(&(at, len)) = self.index.get(&key) {
+            buf.extend_from_slice(&self.bytes[at as usize..(at + len) as usize]);
+            return;
+        }
+        let start = buf.len();
+        metadata_tags(meta, |k, v| key_value(buf, 9, k, Any::of(v)));
+        let len = buf.len() - start;
+        if self.index.len() < MAX_CALLSITES && self.bytes.len() + len <= MAX_CALLSITE_BYTES {
+            self.index.insert(key, (self.bytes.len() as u32, len as u32));
+            self.bytes.extend_from_slice(&buf[start..]);
+        }
+    }
+}
+
+/// A hasher for addresses: a multiply and a shift (Fibonacci hashing); the callsite map's
+/// keys are distinct addresses, not attacker input.
+#[derive(Default)]
+pub(crate) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26);
+    }
+}
+
+/// Writes a span's attributes as `Span.attributes` fields, those of its callsite from the
+/// cache.
+struct SpanAttributes<'b> {
+    buf: &'b mut Vec<u8>,
+    callsites: &'b mut CallsiteAttributes,
+}
+
+impl<'a> Attributes<'a> for SpanAttributes<'_> {
+    #[inline]
+    fn attribute(&mut self, k: &'a str, v: Any<'a>) {
+        key_value(self.buf, 9, k, v);
+    }
+    #[inline]
+    fn metadata(&mut self, meta: &'static tracing_core::Metadata<'static>) {
+        self.callsites.write(self.buf, meta);
+    }
+}
+
 /// Writes the body of one `Span` message.
-pub(crate) fn span(buf: &mut Vec<u8>, s: &FinishedSpan) {
+pub(crate) fn span(buf: &mut Vec<u8>, s: &FinishedSpan, callsites: &mut CallsiteAttributes) {
     bytes_field(buf, 1, &trace_id_bytes(s.trace_id));
     bytes_field(buf, 2, &s.span_id.to_be_bytes());
     if let Some(ts) = s.trace_state.as_deref().filter(|t| !t.is_empty()) {
@@ -324,7 +444,7 @@ pub(crate) fn span(buf: &mut Vec<u8>, s: &FinishedSpan) {
     // The kind and the status come out of the tags, so they are written after the
     // attributes: protobuf readers take fields in any order (protobuf encoding spec, "Field
     // Order").
-    let mapped = attributes(s, |k, v| key_value(buf, 9, k, v));
+    let mapped = attributes_to(s, &mut SpanAttributes { buf, callsites });
     if let Some(kind) = mapped.kind {
         varint_field(buf, 6, kind);
     }
@@ -431,8 +551,8 @@ pub(crate) fn request_len(resource: usize, scope: usize, spans_len: usize) -> us
 
 /// Writes one span as a `ScopeSpans.spans` field.
 #[inline]
-pub(crate) fn span_field(buf: &mut Vec<u8>, s: &FinishedSpan) {
-    nested(buf, 2, |b| span(b, s));
+pub(crate) fn span_field(buf: &mut Vec<u8>, s: &FinishedSpan, callsites: &mut CallsiteAttributes) {
+    nested_reserving(buf, 2, 2, |b| span(b, s, callsites));
 }
 
 #[cfg(test)]
@@ -458,6 +578,30 @@ mod tests {
             want.extend(std::iter::repeat_n(7u8, n));
             assert_eq!(b, want, "{n}");
         }
+    }
+
+    #[test]
+    fn a_cached_callsite_encodes_as_it_does_uncached() {
+        use crate::test_support::fixtures::{minimal_span, real_metadata, BARE_METADATA};
+        let mut callsites = CallsiteAttributes::default();
+        for meta in [real_metadata(), &BARE_METADATA, real_metadata(), &BARE_METADATA] {
+            let mut s = minimal_span();
+            s.metadata = Some(meta);
+            let mut cached = Vec::new();
+            span_field(&mut cached, &s, &mut callsites);
+            // The same span, its metadata attributes written one by one.
+            let mut plain = Vec::new();
+            nested(&mut plain, 2, |b| {
+                let mut one_by_one = Vec::new();
+                span(&mut one_by_one, &s, &mut CallsiteAttributes::default());
+                b.extend_from_slice(&one_by_one);
+            });
+            assert_eq!(cached, plain);
+            let mut attrs = 0;
+            attributes(&s, |k, _| attrs += usize::from(k == "level"));
+            assert_eq!(attrs, 1, "the level is an attribute once");
+        }
+        assert_eq!(callsites.index.len(), 2);
     }
 
     #[test]

@@ -338,7 +338,7 @@ fn requests_never_exceed_the_size_bound_and_too_large_spans_are_counted() {
         let mut fits = Vec::new();
         for s in &spans {
             let mut one = Vec::new();
-            super::encode::span_field(&mut one, s);
+            super::encode::span_field(&mut one, s, &mut Default::default());
             if envelope + one.len() <= max {
                 fits.push(s);
             }

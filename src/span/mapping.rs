@@ -437,6 +437,18 @@ impl<'a> SpanTags<'a> {
     /// Calls `f` with each tag's key and value, in wire order.
     #[inline]
     pub(crate) fn for_each(&self, mut f: impl FnMut(&'a str, TagRef<'a>)) {
+        self.for_each_split(&mut f, |meta, f| metadata_tags(meta, f));
+    }
+
+    /// [`for_each`](Self::for_each), but the metadata tags, which are the same for every
+    /// span of a callsite, are handed to `metadata` in their place: an encoder can write
+    /// them once per callsite and copy them.
+    #[inline]
+    pub(crate) fn for_each_split<F: FnMut(&'a str, TagRef<'a>)>(
+        &self,
+        f: &mut F,
+        metadata: impl FnOnce(&'static tracing_core::Metadata<'static>, &mut F),
+    ) {
         let s = self.span;
         if let Some((sampler_type, param)) = &s.sampler {
             f("sampler.type", TagRef::Str(sampler_type));
@@ -446,21 +458,31 @@ impl<'a> SpanTags<'a> {
             f(&t.key, TagRef::Value(&t.value));
         }
         if let Some(meta) = s.metadata {
-            if let Some(file) = meta.file() {
-                f("code.filepath", TagRef::Str(file));
-            }
-            if let Some(line) = meta.line() {
-                f("code.lineno", TagRef::Long(i64::from(line)));
-            }
-            if let Some(module) = meta.module_path() {
-                f("code.namespace", TagRef::Str(module));
-            }
-            f("level", TagRef::Str(meta.level().as_str()));
+            metadata(meta, f);
         }
         if self.write_error {
             f("error", TagRef::Bool(true));
         }
     }
+}
+
+/// The tags a span's callsite gives it: `code.filepath`, `code.lineno` (LONG),
+/// `code.namespace` and `level`, each when known (as tracing-opentelemetry names them).
+#[inline]
+pub(crate) fn metadata_tags<'a>(
+    meta: &'static tracing_core::Metadata<'static>,
+    mut f: impl FnMut(&'a str, TagRef<'a>),
+) {
+    if let Some(file) = meta.file() {
+        f("code.filepath", TagRef::Str(file));
+    }
+    if let Some(line) = meta.line() {
+        f("code.lineno", TagRef::Long(i64::from(line)));
+    }
+    if let Some(module) = meta.module_path() {
+        f("code.namespace", TagRef::Str(module));
+    }
+    f("level", TagRef::Str(meta.level().as_str()));
 }
 
 /// Whether the span's parent is also written as a CHILD_OF reference, before its own
