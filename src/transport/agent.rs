@@ -11,6 +11,9 @@
 use std::time::Duration;
 
 use ureq::http::Uri;
+use ureq::unversioned::transport::DefaultConnector;
+
+use super::resolve::CachingResolver;
 
 /// Whether this build can speak `https://` (the `tls` feature).
 pub(crate) const TLS: bool = cfg!(feature = "tls");
@@ -27,14 +30,16 @@ pub(crate) const NO_TLS: &str = "https needs the `tls` feature of jaeger-layer \
 ///
 /// Redirects are followed (a GET, such as the sampler's, may be redirected); POSTing
 /// transports set `max_redirects(0)` per request, since a redirected POST becomes a GET.
+///
+/// Host names are resolved through [`CachingResolver`]: no thread and no lookup per request.
 pub(crate) fn agent(timeout: Option<Duration>) -> ureq::Agent {
-    ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .timeout_global(timeout)
         .http_status_as_error(false)
         .proxy(None)
         .user_agent(format!("jaeger-layer/{}", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+        .build();
+    ureq::Agent::with_parts(config, DefaultConnector::default(), CachingResolver::default())
 }
 
 /// Checks that `url` is an absolute `http://` URL, or `https://` with the `tls` feature,

@@ -4,6 +4,7 @@ pub(crate) mod agent;
 mod http;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
+mod resolve;
 mod udp;
 
 pub(crate) use agent::check_endpoint;
