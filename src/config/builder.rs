@@ -724,7 +724,7 @@ fn check_room(
     wire.batch_suffix(&mut suffix, &env);
     let envelope_bytes = prefix.len() - process_bytes.len() + wire.struct_list_len(1) + suffix.len();
     let mut span = Vec::new();
-    wire.span(&mut span, &small_span(metadata_tags));
+    wire.span(&mut span, &small_span(metadata_tags), &mut Default::default());
     let (process_bytes, min_span_bytes) = (process_bytes.len(), span.len());
     if process_bytes.saturating_add(envelope_bytes).saturating_add(min_span_bytes) > limit {
         return Err(BuildError::no_room(process_bytes, envelope_bytes, min_span_bytes, limit));

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::export::stats::{incr, Counters};
+use crate::span::callsite::CallsiteCache;
 use crate::span::data::{FinishedSpan, Process, SpanPart};
 use crate::thrift::writer::{Envelope, Wire};
 
@@ -65,6 +66,8 @@ pub(crate) struct Batcher {
     suffix: Vec<u8>,
     /// The datagram being assembled, reused.
     out: Vec<u8>,
+    /// The metadata tags of the callsites seen, encoded once in `wire`.
+    callsites: CallsiteCache,
     /// The last message seqid and `Batch.seqNo` emitted (both start at 1, as in jaeger-client-go
     /// `utils/udp_client.go` and `transport_udp.go`).
     last_seqid: i32,
@@ -110,6 +113,7 @@ impl Batcher {
             prefix: Vec::new(),
             suffix: Vec::new(),
             out: Vec::new(),
+            callsites: CallsiteCache::default(),
             last_seqid: 0,
             last_seq_no: 0,
             last_too_large_report: None,
@@ -126,7 +130,7 @@ impl Batcher {
     /// (see `thrift::writer`); emits full batches through `send`.
     pub(crate) fn push(&mut self, span: &FinishedSpan, send: &mut dyn FnMut(&[u8]) -> io::Result<()>) {
         let start = self.pending.len();
-        self.wire.span(&mut self.pending, span);
+        self.wire.span(&mut self.pending, span, &mut self.callsites);
         let span_len = self.pending.len() - start;
         if self.pending_count == 0 {
             self.open_batch();
@@ -790,7 +794,7 @@ pub(crate) mod tests {
                 for _ in 0..rounds {
                     for s in &spans {
                         out.clear();
-                        wire.span(&mut out, s);
+                        wire.span(&mut out, s, &mut Default::default());
                     }
                 }
                 let new = start.elapsed().as_secs_f64();

@@ -13,11 +13,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::encode::{
-    request_len, request_prefix, resource_field, scope_field, span_field, CallsiteAttributes,
-};
+use super::encode::{request_len, request_prefix, resource_field, scope_field, span_field};
 use super::Export;
 use crate::export::stats::{incr, Counters};
+use crate::span::callsite::CallsiteCache;
 use crate::span::data::{FinishedSpan, Process};
 
 /// How often, at most, a dropped too-large span or a partial rejection is said on stderr.
@@ -40,7 +39,7 @@ pub(crate) struct OtlpBatcher {
     counters: Arc<Counters>,
     prefix: Vec<u8>,
     /// The metadata attributes of the callsites seen, encoded once.
-    callsites: CallsiteAttributes,
+    callsites: CallsiteCache,
     last_too_large_report: Option<Instant>,
     last_rejected_report: Option<Instant>,
     rejected_since_report: u64,
@@ -79,7 +78,7 @@ impl OtlpBatcher {
             max_spans_per_request: max_spans_per_request.max(1),
             counters,
             prefix: Vec::with_capacity(gap),
-            callsites: CallsiteAttributes::default(),
+            callsites: CallsiteCache::default(),
             last_too_large_report: None,
             last_rejected_report: None,
             rejected_since_report: 0,

@@ -25,9 +25,7 @@
 //! | service name, other process tags | resource `service.name`, attributes, and `telemetry.sdk.*` |
 //! | — | `trace_state` (W3C `tracestate` of the span's trace), scope `jaeger-layer` and version |
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
+use crate::span::callsite::CallsiteCache;
 use crate::span::data::{FinishedSpan, Process, RefType, SpanRef, TagValue, FLAG_SAMPLED};
 use crate::span::id::TraceId;
 use crate::span::mapping::{implied_parent_ref, metadata_tags, SpanTags, TagRef};
@@ -141,7 +139,6 @@ impl<'a> Any<'a> {
         match tag {
             TagRef::Str(s) => Any::Str(s),
             TagRef::Long(v) => Any::Int(v),
-            TagRef::Bool(b) => Any::Bool(b),
             TagRef::Value(v) => Any::of_value(v),
         }
     }
@@ -286,7 +283,7 @@ pub(crate) fn attributes_to<'a>(s: &'a FinishedSpan, sink: &mut impl Attributes<
                 kind = kind_number(kv);
                 return;
             }
-            ("error", TagRef::Bool(true) | TagRef::Value(TagValue::Bool(true))) => {
+            ("error", TagRef::Value(TagValue::Bool(true))) => {
                 error = true;
                 return;
             }
@@ -310,12 +307,13 @@ pub(crate) fn attributes_to<'a>(s: &'a FinishedSpan, sink: &mut impl Attributes<
         }
         sink.attribute(k, Any::of(v));
     };
-    // Skipped here and written after: only the `error=true` the mapping adds comes after
-    // them, and it is the status, not an attribute, so the attributes keep their order.
-    SpanTags::of(s).for_each_split(&mut on_tag, |_, _| {});
+    let tags = SpanTags::of(s);
+    tags.for_each_own(&mut on_tag);
     if let Some(meta) = s.metadata {
         sink.metadata(meta);
     }
+    // The mapping's own `error=true` (after the metadata tags) is the status.
+    error |= tags.writes_error();
     // A status message only goes with an error (opentelemetry-specification `trace/api.md`,
     // "Set Status"); otherwise it stays an attribute.
     if let (Some((k, m)), false) = (message, error) {
@@ -357,63 +355,11 @@ pub(crate) fn start_end(s: &FinishedSpan) -> (u64, u64) {
     (start, nanos(s.start_us.saturating_add(s.duration_us)).max(start))
 }
 
-/// The metadata attributes of each callsite (`code.*`, `level`), encoded once as `Span`
-/// attribute fields and then copied into every span of that callsite. Keyed by the address
-/// of the callsite's `&'static Metadata`, which is unique and never freed; bounded, past
-/// which a callsite's attributes are encoded per span as before.
-#[derive(Default)]
-pub(crate) struct CallsiteAttributes {
-    index: HashMap<usize, (u32, u32), BuildHasherDefault<AddressHasher>>,
-    bytes: Vec<u8>,
-}
-
-/// At most this many callsites, and this many bytes of their attributes, are kept.
-const MAX_CALLSITES: usize = 4096;
-const MAX_CALLSITE_BYTES: usize = 1 << 20;
-
-impl CallsiteAttributes {
-    /// Appends the attributes of `meta`'s callsite to `buf`.
-    #[inline]
-    fn write(&mut self, buf: &mut Vec<u8>, meta: &'static tracing_core::Metadata<'static>) {
-        let key = std::ptr::from_ref(meta) as usize;
-        if let Some(&(at, len)) = self.index.get(&key) {
-            buf.extend_from_slice(&self.bytes[at as usize..(at + len) as usize]);
-            return;
-        }
-        let start = buf.len();
-        metadata_tags(meta, |k, v| key_value(buf, 9, k, Any::of(v)));
-        let len = buf.len() - start;
-        if self.index.len() < MAX_CALLSITES && self.bytes.len() + len <= MAX_CALLSITE_BYTES {
-            self.index.insert(key, (self.bytes.len() as u32, len as u32));
-            self.bytes.extend_from_slice(&buf[start..]);
-        }
-    }
-}
-
-/// A hasher for addresses: a multiply and a shift (Fibonacci hashing); the callsite map's
-/// keys are distinct addresses, not attacker input.
-#[derive(Default)]
-pub(crate) struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26);
-    }
-}
-
 /// Writes a span's attributes as `Span.attributes` fields, those of its callsite from the
 /// cache.
 struct SpanAttributes<'b> {
     buf: &'b mut Vec<u8>,
-    callsites: &'b mut CallsiteAttributes,
+    callsites: &'b mut CallsiteCache,
 }
 
 impl<'a> Attributes<'a> for SpanAttributes<'_> {
@@ -423,12 +369,12 @@ impl<'a> Attributes<'a> for SpanAttributes<'_> {
     }
     #[inline]
     fn metadata(&mut self, meta: &'static tracing_core::Metadata<'static>) {
-        self.callsites.write(self.buf, meta);
+        self.callsites.write(self.buf, meta, |b| metadata_tags(meta, |k, v| key_value(b, 9, k, Any::of(v))));
     }
 }
 
 /// Writes the body of one `Span` message.
-pub(crate) fn span(buf: &mut Vec<u8>, s: &FinishedSpan, callsites: &mut CallsiteAttributes) {
+pub(crate) fn span(buf: &mut Vec<u8>, s: &FinishedSpan, callsites: &mut CallsiteCache) {
     bytes_field(buf, 1, &trace_id_bytes(s.trace_id));
     bytes_field(buf, 2, &s.span_id.to_be_bytes());
     if let Some(ts) = s.trace_state.as_deref().filter(|t| !t.is_empty()) {
@@ -551,7 +497,7 @@ pub(crate) fn request_len(resource: usize, scope: usize, spans_len: usize) -> us
 
 /// Writes one span as a `ScopeSpans.spans` field.
 #[inline]
-pub(crate) fn span_field(buf: &mut Vec<u8>, s: &FinishedSpan, callsites: &mut CallsiteAttributes) {
+pub(crate) fn span_field(buf: &mut Vec<u8>, s: &FinishedSpan, callsites: &mut CallsiteCache) {
     nested_reserving(buf, 2, 2, |b| span(b, s, callsites));
 }
 
@@ -583,7 +529,7 @@ mod tests {
     #[test]
     fn a_cached_callsite_encodes_as_it_does_uncached() {
         use crate::test_support::fixtures::{minimal_span, real_metadata, BARE_METADATA};
-        let mut callsites = CallsiteAttributes::default();
+        let mut callsites = CallsiteCache::default();
         for meta in [real_metadata(), &BARE_METADATA, real_metadata(), &BARE_METADATA] {
             let mut s = minimal_span();
             s.metadata = Some(meta);
@@ -593,7 +539,7 @@ mod tests {
             let mut plain = Vec::new();
             nested(&mut plain, 2, |b| {
                 let mut one_by_one = Vec::new();
-                span(&mut one_by_one, &s, &mut CallsiteAttributes::default());
+                span(&mut one_by_one, &s, &mut CallsiteCache::default());
                 b.extend_from_slice(&one_by_one);
             });
             assert_eq!(cached, plain);
@@ -601,7 +547,7 @@ mod tests {
             attributes(&s, |k, _| attrs += usize::from(k == "level"));
             assert_eq!(attrs, 1, "the level is an attribute once");
         }
-        assert_eq!(callsites.index.len(), 2);
+        assert_eq!(callsites.len(), 2);
     }
 
     #[test]

@@ -400,7 +400,6 @@ pub(crate) fn debug_id_tag(debug_id: String) -> Tag {
 pub(crate) enum TagRef<'a> {
     Str(&'a str),
     Long(i64),
-    Bool(bool),
     Value(&'a TagValue),
 }
 
@@ -434,21 +433,12 @@ impl<'a> SpanTags<'a> {
         sampler + s.tags.len() + meta + usize::from(self.write_error)
     }
 
-    /// Calls `f` with each tag's key and value, in wire order.
+    /// The tags before the metadata ones: the sampler's and the recorded ones. An encoder
+    /// writes these, then [`metadata_tags`] (the same for every span of a callsite, so
+    /// it may copy them from a per-callsite cache), then `error=true` (BOOL) if
+    /// [`writes_error`](Self::writes_error): that is the wire order.
     #[inline]
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&'a str, TagRef<'a>)) {
-        self.for_each_split(&mut f, |meta, f| metadata_tags(meta, f));
-    }
-
-    /// [`for_each`](Self::for_each), but the metadata tags, which are the same for every
-    /// span of a callsite, are handed to `metadata` in their place: an encoder can write
-    /// them once per callsite and copy them.
-    #[inline]
-    pub(crate) fn for_each_split<F: FnMut(&'a str, TagRef<'a>)>(
-        &self,
-        f: &mut F,
-        metadata: impl FnOnce(&'static tracing_core::Metadata<'static>, &mut F),
-    ) {
+    pub(crate) fn for_each_own(&self, mut f: impl FnMut(&'a str, TagRef<'a>)) {
         let s = self.span;
         if let Some((sampler_type, param)) = &s.sampler {
             f("sampler.type", TagRef::Str(sampler_type));
@@ -457,12 +447,12 @@ impl<'a> SpanTags<'a> {
         for t in &s.tags {
             f(&t.key, TagRef::Value(&t.value));
         }
-        if let Some(meta) = s.metadata {
-            metadata(meta, f);
-        }
-        if self.write_error {
-            f("error", TagRef::Bool(true));
-        }
+    }
+
+    /// Whether the mapping adds `error=true`, after the metadata tags.
+    #[inline]
+    pub(crate) fn writes_error(&self) -> bool {
+        self.write_error
     }
 }
 

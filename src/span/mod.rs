@@ -2,6 +2,7 @@
 //! context, its clock, the mapping of `tracing` fields and events onto Jaeger tags and logs,
 //! and the pooled record that carries it to the exporter.
 
+pub(crate) mod callsite;
 pub(crate) mod clock;
 pub(crate) mod context;
 pub(crate) mod data;

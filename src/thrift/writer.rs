@@ -20,6 +20,7 @@
 //! Functions are generic over [`Protocol`] (two zero-sized types), so each struct writer is
 //! monomorphised per protocol; [`Wire`] picks one at run time, once per struct.
 
+use crate::span::callsite::CallsiteCache;
 use crate::span::data::{ClientStats, FinishedSpan, Log, Process, RefType, Tag, TagValue};
 use crate::span::id::TraceId;
 use crate::span::mapping::{self, SpanTags, TagRef};
@@ -359,23 +360,34 @@ pub(crate) fn span_ref<P: Protocol>(out: &mut Vec<u8>, ref_type: RefType, trace_
 }
 
 /// The span's tag list as [`mapping::SpanTags`] lays it out.
-fn span_tags<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan) {
+/// The metadata tags, the same for every span of a callsite, are copied from `callsites`
+/// after the first span (each `Tag` struct is encoded on its own, so its bytes do not depend
+/// on what comes before it).
+fn span_tags<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan, callsites: &mut CallsiteCache) {
     let tags = SpanTags::of(s);
     P::field(out, 9, 10, Ty::List);
     P::struct_list(out, tags.count());
-    tags.for_each(|key, value| match value {
-        TagRef::Str(v) => str_tag::<P>(out, key, v),
-        TagRef::Long(v) => long_tag::<P>(out, key, v),
-        TagRef::Bool(v) => bool_tag::<P>(out, key, v),
-        TagRef::Value(v) => tag::<P>(out, key, v),
-    });
+    fn one<P: Protocol>(out: &mut Vec<u8>, key: &str, value: TagRef<'_>) {
+        match value {
+            TagRef::Str(v) => str_tag::<P>(out, key, v),
+            TagRef::Long(v) => long_tag::<P>(out, key, v),
+            TagRef::Value(v) => tag::<P>(out, key, v),
+        }
+    }
+    tags.for_each_own(|key, value| one::<P>(out, key, value));
+    if let Some(meta) = s.metadata {
+        callsites.write(out, meta, |b| mapping::metadata_tags(meta, |k, v| one::<P>(b, k, v)));
+    }
+    if tags.writes_error() {
+        bool_tag::<P>(out, "error", true);
+    }
 }
 
 /// A `Span`. Fields 6 (references), 10 (tags) and 11 (logs) are always present, possibly
 /// empty, as jaeger-client-go's `jaeger_thrift_span.go` writes them (the minimal span of
 /// jaeger-idl's `jaeger.thrift`, encoded by Apache Thrift's compact protocol, is checked in
 /// `differential_tests::vector_103_minimal_span`).
-pub(crate) fn span<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan) {
+pub(crate) fn span<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan, callsites: &mut CallsiteCache) {
     i64_field::<P>(out, 0, 1, s.trace_id.low as i64);
     i64_field::<P>(out, 1, 2, s.trace_id.high as i64);
     i64_field::<P>(out, 2, 3, s.span_id as i64);
@@ -394,7 +406,7 @@ pub(crate) fn span<P: Protocol>(out: &mut Vec<u8>, s: &FinishedSpan) {
     i32_field::<P>(out, 6, 7, i32::from(s.flags));
     i64_field::<P>(out, 7, 8, s.start_us);
     i64_field::<P>(out, 8, 9, s.duration_us);
-    span_tags::<P>(out, s);
+    span_tags::<P>(out, s, callsites);
     P::field(out, 10, 11, Ty::List);
     P::struct_list(out, s.logs.len());
     for l in &s.logs {
@@ -480,8 +492,8 @@ macro_rules! dispatch {
 
 impl Wire {
     /// Appends one `Span` struct.
-    pub(crate) fn span(self, out: &mut Vec<u8>, s: &FinishedSpan) {
-        dispatch!(self, span(out, s))
+    pub(crate) fn span(self, out: &mut Vec<u8>, s: &FinishedSpan, callsites: &mut CallsiteCache) {
+        dispatch!(self, span(out, s, callsites))
     }
 
     /// Appends one `Process` struct.

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use thrift::protocol::{TFieldIdentifier, TOutputProtocol, TStructIdentifier, TType};
 
+use crate::span::callsite::CallsiteCache;
 use crate::span::data::{ClientStats, FinishedSpan, Log, Process, RefType, SpanRef, Tag, TagValue};
 use crate::span::id::TraceId;
 use crate::test_support::fixtures::{minimal_span, real_metadata, Rng, BARE_METADATA};
@@ -35,7 +36,7 @@ fn theirs(compact: bool, f: impl FnOnce(&mut dyn TOutputProtocol) -> reference::
 #[test]
 fn a_minimal_span_encodes_to_the_same_compact_bytes_in_both_encoders() {
     let want = hex("16 02 16 00 16 04 16 00 18 02 6f 70 19 0c 15 02 16 80 89 7a 16 0a 19 0c 19 0c 00");
-    assert_eq!(ours(|o| Wire::Compact.span(o, &minimal_span())), want);
+    assert_eq!(ours(|o| Wire::Compact.span(o, &minimal_span(), &mut Default::default())), want);
     assert_eq!(theirs(true, |p| reference::write_span(p, &minimal_span())), want);
 }
 
@@ -218,16 +219,19 @@ fn random_span(rng: &mut Rng) -> FinishedSpan {
 fn random_spans_are_byte_identical_to_the_thrift_crate() {
     let mut rng = Rng(0x5eed);
     let (mut implied_parent, mut long_lists, mut sampler_and_meta) = (0, 0, 0);
+    // One callsite cache per protocol across all spans, as a batcher keeps it: the metadata
+    // tags copied from it must be the bytes the thrift crate writes too.
+    let mut callsites = [CallsiteCache::default(), CallsiteCache::default()];
     for i in 0..3_000 {
         let span = random_span(&mut rng);
         let reference = expanded(&span);
         implied_parent += usize::from(reference.references.len() > span.references.len());
         long_lists += usize::from(reference.tags.len() > 14 || span.logs.len() > 14);
         sampler_and_meta += usize::from(span.sampler.is_some() && span.metadata.is_some());
-        for (wire, compact) in WIRES {
+        for ((wire, compact), callsites) in WIRES.into_iter().zip(&mut callsites) {
             // Appending after existing bytes, as the batcher does.
             let mut out = vec![0xee; i % 3];
-            wire.span(&mut out, &span);
+            wire.span(&mut out, &span, callsites);
             let want = theirs(compact, |p| reference::write_span(p, &reference));
             assert!(out[i % 3..] == want[..], "span #{i} {wire:?}: {span:?}");
         }
