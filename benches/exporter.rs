@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use jaeger_layer::receiver::decode_datagram;
-use jaeger_layer::{JaegerLayer, Sampler};
+use jaeger_layer::{Builder, ExporterGuard, JaegerLayer, Sampler, Stats};
 use tracing::Dispatch;
 use tracing_subscriber::prelude::*;
 
@@ -42,7 +42,7 @@ fn queue(dispatch: &Dispatch) {
 
 /// `iters` rounds of queuing (untimed) and a timed `flush()`: drain, encode and send on the
 /// exporter thread alone.
-fn timed_flushes(dispatch: &Dispatch, guard: &jaeger_layer::ExporterGuard, iters: u64) -> Duration {
+fn timed_flushes(dispatch: &Dispatch, guard: &ExporterGuard, iters: u64) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         queue(dispatch);
@@ -51,6 +51,33 @@ fn timed_flushes(dispatch: &Dispatch, guard: &jaeger_layer::ExporterGuard, iters
         total += start.elapsed();
     }
     total
+}
+
+/// A layer sampling every span, its endpoint set by `endpoint`, with room for an iteration
+/// and no early wake-up while queuing: the exporter sleeps until `flush()`, which then times
+/// it alone. Returns the dispatch of a registry with the layer, and the guard.
+fn sleeping_exporter(endpoint: impl FnOnce(Builder) -> Builder) -> (Dispatch, ExporterGuard) {
+    let builder = JaegerLayer::builder()
+        .service_name("bench")
+        .sampler(Sampler::always())
+        .queue_capacity(2 * SPANS as usize)
+        .__wake_threshold(usize::MAX)
+        .flush_interval(Duration::from_secs(3600));
+    let (layer, guard) = endpoint(builder).build().unwrap();
+    (Dispatch::new(tracing_subscriber::registry().with(layer)), guard)
+}
+
+/// Benches [`timed_flushes`] as `exporter/NAME`, then checks that no span was dropped or
+/// failed; returns the stats.
+fn bench_flushes(c: &mut Criterion, name: &str, dispatch: &Dispatch, guard: &ExporterGuard) -> Stats {
+    let mut group = c.benchmark_group("exporter");
+    group.throughput(Throughput::Elements(SPANS));
+    group.sample_size(20);
+    group.bench_function(name, |b| b.iter_custom(|iters| timed_flushes(dispatch, guard, iters)));
+    group.finish();
+    let s = guard.stats();
+    assert_eq!(s.spans_dropped_queue_full + s.spans_failed + s.spans_dropped_too_large, 0, "{s:?}");
+    s
 }
 
 fn exporter(c: &mut Criterion) {
@@ -83,27 +110,8 @@ fn exporter(c: &mut Criterion) {
             }
         });
     }
-    let (layer, guard) = JaegerLayer::builder()
-        .service_name("bench")
-        .agent_endpoint(endpoint)
-        .sampler(Sampler::always())
-        // Room for an iteration, and no early wake-up while queuing: the exporter sleeps until
-        // `flush()`, which then times it alone.
-        .queue_capacity(2 * SPANS as usize)
-        .__wake_threshold(usize::MAX)
-        .flush_interval(Duration::from_secs(3600))
-        .build()
-        .unwrap();
-    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-    let mut group = c.benchmark_group("exporter");
-    group.throughput(Throughput::Elements(SPANS));
-    group.sample_size(20);
-    group.bench_function("root_span_3_fields_to_udp", |b| {
-        b.iter_custom(|iters| timed_flushes(&dispatch, &guard, iters))
-    });
-    group.finish();
-    let s = guard.stats();
-    assert_eq!(s.spans_dropped_queue_full + s.spans_failed + s.spans_dropped_too_large, 0, "{s:?}");
+    let (dispatch, guard) = sleeping_exporter(|b| b.agent_endpoint(endpoint));
+    let s = bench_flushes(c, "root_span_3_fields_to_udp", &dispatch, &guard);
     // Let the sink read what is still in flight, then check nothing was lost on the way.
     let deadline = Instant::now() + Duration::from_secs(5);
     while datagrams.load(Ordering::Relaxed) < s.packets_sent && Instant::now() < deadline {
@@ -139,25 +147,8 @@ fn exporter(c: &mut Criterion) {
 /// the baseline of the same run.
 fn exporter_otlp(c: &mut Criterion) {
     let sink = OtlpSink::start();
-    let (layer, guard) = JaegerLayer::builder()
-        .service_name("bench")
-        .otlp_endpoint(format!("http://{}", sink.addr))
-        .sampler(Sampler::always())
-        .queue_capacity(2 * SPANS as usize)
-        .__wake_threshold(usize::MAX)
-        .flush_interval(Duration::from_secs(3600))
-        .build()
-        .unwrap();
-    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-    let mut group = c.benchmark_group("exporter");
-    group.throughput(Throughput::Elements(SPANS));
-    group.sample_size(20);
-    group.bench_function("root_span_3_fields_to_otlp_http", |b| {
-        b.iter_custom(|iters| timed_flushes(&dispatch, &guard, iters))
-    });
-    group.finish();
-    let s = guard.stats();
-    assert_eq!(s.spans_dropped_queue_full + s.spans_failed + s.spans_dropped_too_large, 0, "{s:?}");
+    let (dispatch, guard) = sleeping_exporter(|b| b.otlp_endpoint(format!("http://{}", sink.addr)));
+    bench_flushes(c, "root_span_3_fields_to_otlp_http", &dispatch, &guard);
     // One more round, untimed, decoded at the sink: every span arrives, well formed. The
     // flush returns after the last answer, which comes after its body was decoded.
     sink.decode.store(true, Ordering::Release);

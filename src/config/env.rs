@@ -118,11 +118,8 @@ pub(crate) fn read_env(get: impl Fn(&str) -> Option<OsString>) -> Result<EnvConf
     let get = |name: &str| match get(name)?.into_string() {
         Ok(v) => Some(v).filter(|v| !v.is_empty()),
         Err(raw) => {
-            let shown = if SECRETS.contains(&name) || super::otel_env::SECRETS.contains(&name) {
-                "<redacted>".to_owned()
-            } else {
-                raw.to_string_lossy().into_owned()
-            };
+            let shown =
+                if is_secret(name) { "<redacted>".to_owned() } else { raw.to_string_lossy().into_owned() };
             not_utf8.borrow_mut().get_or_insert_with(|| BuildError::env(name, shown, "not valid UTF-8"));
             None
         }
@@ -136,6 +133,12 @@ pub(crate) fn read_env(get: impl Fn(&str) -> Option<OsString>) -> Result<EnvConf
 
 /// Variables whose values never appear in errors.
 const SECRETS: [&str; 2] = ["JAEGER_PASSWORD", "JAEGER_AUTH_TOKEN"];
+
+/// Whether the value of `name` must never appear in an error: the `JAEGER_*` and the
+/// `OTEL_*` secrets, in one list, so that neither reader can echo the other's.
+fn is_secret(name: &str) -> bool {
+    SECRETS.contains(&name) || super::otel_env::SECRETS.contains(&name)
+}
 
 /// [`read_env`] over a getter of UTF-8 values (empty ones as unset).
 fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, BuildError> {
@@ -189,13 +192,21 @@ fn read_all(get: &impl Fn(&str) -> Option<String>) -> Result<EnvConfig, BuildErr
     Ok(c)
 }
 
-/// Parses `name` with `f` if set, turning its reason into a `cannot parse env var` error.
-fn parse<T>(
+/// Parses `name` with `f` if set, turning its reason into a `cannot parse env var` error
+/// that shows the value, or `<redacted>` for a secret. The `OTEL_*` reader uses it too.
+pub(crate) fn parse<T>(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
     f: impl FnOnce(&str) -> Result<T, String>,
 ) -> Result<Option<T>, BuildError> {
-    get(name).map(|v| f(&v).map_err(|why| BuildError::env(name, &v, why))).transpose()
+    get(name)
+        .map(|v| {
+            f(&v).map_err(|why| {
+                let shown = if is_secret(name) { "<redacted>" } else { v.as_str() };
+                BuildError::env(name, shown, why)
+            })
+        })
+        .transpose()
 }
 
 /// The reason of a crate error from a constructor, for an env error about the same value.

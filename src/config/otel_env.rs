@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use ureq::http::{HeaderName, HeaderValue};
 
+use super::env::parse;
 use super::otlp::{Compression, OtlpEndpoint, OtlpSettings};
 use crate::error::BuildError;
 use crate::propagation::Propagator;
@@ -93,22 +94,6 @@ pub(crate) fn read_otel(
     c.sampler = read_sampler(get, jaeger_remote)?;
     c.propagator = parse(get, "OTEL_PROPAGATORS", parse_propagators)?;
     Ok(c)
-}
-
-/// `name` parsed with `f` if set, its reason turned into a `cannot parse env var` error.
-fn parse<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    f: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<Option<T>, BuildError> {
-    get(name)
-        .map(|v| {
-            f(&v).map_err(|why| {
-                let shown = if SECRETS.contains(&name) { "<redacted>".to_owned() } else { v.clone() };
-                BuildError::env(name, shown, why)
-            })
-        })
-        .transpose()
 }
 
 /// The traces-specific variable if set, else the generic one, parsed with `f`.

@@ -9,6 +9,17 @@ use super::batch::{root_span, Batcher, WireFormat};
 use crate::export::stats::Counters;
 use crate::span::data::{FinishedSpan, Process, Tag};
 
+/// `n` spans of the headline workload, and the process they are reported under: what both
+/// workloads encode.
+fn prepare(n: usize, metadata: &'static tracing_core::Metadata<'static>) -> (Vec<FinishedSpan>, Process) {
+    let spans = (0..n as u64).map(|i| root_span(i, metadata)).collect();
+    let process = Process {
+        service_name: "bench".into(),
+        tags: vec![Tag::new("hostname", "box"), Tag::new("jaeger.version", "Rust-0.1.0")],
+    };
+    (spans, process)
+}
+
 /// Prepared spans and a batcher that encodes them into compact `emitBatch` datagrams of at
 /// most 65,000 bytes, as the exporter thread does.
 #[derive(Debug)]
@@ -22,11 +33,7 @@ impl Workload {
     /// `sampler.type`/`sampler.param` and the 4 metadata tags of `metadata`, about 260
     /// bytes each in compact. `compact` picks the agent's compact or binary protocol.
     pub fn root_spans(n: usize, metadata: &'static tracing_core::Metadata<'static>, compact: bool) -> Self {
-        let spans = (0..n as u64).map(|i| root_span(i, metadata)).collect();
-        let process = Process {
-            service_name: "bench".into(),
-            tags: vec![Tag::new("hostname", "box"), Tag::new("jaeger.version", "Rust-0.1.0")],
-        };
+        let (spans, process) = prepare(n, metadata);
         let format = if compact { WireFormat::AgentCompact } else { WireFormat::AgentBinary };
         let batcher = Batcher::new(format, process, 65_000, 0, Arc::new(Counters::default()));
         Workload { spans, batcher }
@@ -71,11 +78,7 @@ pub struct OtlpWorkload {
 impl OtlpWorkload {
     /// `n` spans of the headline workload (as [`Workload::root_spans`]).
     pub fn root_spans(n: usize, metadata: &'static tracing_core::Metadata<'static>) -> Self {
-        let spans = (0..n as u64).map(|i| root_span(i, metadata)).collect();
-        let process = Process {
-            service_name: "bench".into(),
-            tags: vec![Tag::new("hostname", "box"), Tag::new("jaeger.version", "Rust-0.1.0")],
-        };
+        let (spans, process) = prepare(n, metadata);
         let (size, count) = (4 << 20, 512);
         OtlpWorkload {
             spans,

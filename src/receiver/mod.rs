@@ -45,7 +45,6 @@
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -55,6 +54,7 @@ use crate::span::id::TraceId;
 mod decode;
 pub(crate) mod otlp;
 pub mod render;
+mod store;
 
 pub use otlp::server::OtlpReceiver;
 
@@ -270,28 +270,8 @@ impl Arrivals {
 
 // === impl Receiver ===
 
-#[derive(Debug, Default)]
-struct Collected {
-    batches: Vec<ReceivedBatch>,
-    spans: Vec<ReceivedSpan>,
-    sizes: Vec<usize>,
-    errors: usize,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    collected: Mutex<Collected>,
-    arrived: Condvar,
-    stop: AtomicBool,
-    also_notify: Option<Arc<Arrivals>>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Collected> {
-        // A poisoned lock only means a panic elsewhere; the data is still a valid record.
-        self.collected.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+/// What the receiver collected; its `extra` is the size in bytes of every datagram.
+type Shared = store::Store<Vec<usize>>;
 
 /// A UDP socket that decodes every datagram it receives on a background thread.
 ///
@@ -324,7 +304,7 @@ impl Receiver {
         let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER_BYTES);
         socket.set_read_timeout(Some(POLL_INTERVAL))?;
         let addr = socket.local_addr()?;
-        let shared = Arc::new(Shared { also_notify: arrivals, ..Shared::default() });
+        let shared = Arc::new(Shared::new(arrivals));
         let thread = std::thread::Builder::new().name("jaeger-receiver".into()).spawn({
             let shared = Arc::clone(&shared);
             move || receive_loop(&socket, &shared)
@@ -340,39 +320,33 @@ impl Receiver {
     /// Waits until at least `n` spans were received or `timeout` passed, then returns all
     /// spans received so far (which may be fewer than `n` on timeout).
     pub fn wait_for_spans(&self, n: usize, timeout: Duration) -> Vec<ReceivedSpan> {
-        let guard = self.shared.lock();
-        let (guard, _) = self
-            .shared
-            .arrived
-            .wait_timeout_while(guard, timeout, |c| c.spans.len() < n)
-            .unwrap_or_else(|e| e.into_inner());
-        guard.spans.clone()
+        self.shared.wait_for_spans(n, timeout)
     }
 
     /// All spans received so far, in arrival order.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.shared.lock().spans.clone()
+        self.shared.spans()
     }
 
     /// All batches received so far, in arrival order.
     pub fn batches(&self) -> Vec<ReceivedBatch> {
-        self.shared.lock().batches.clone()
+        self.shared.batches()
     }
 
     /// The size in bytes of every datagram received (decodable or not), in arrival order.
     pub fn datagram_sizes(&self) -> Vec<usize> {
-        self.shared.lock().sizes.clone()
+        self.shared.lock().extra.clone()
     }
 
     /// The number of datagrams that could not be decoded.
     pub fn decode_errors(&self) -> usize {
-        self.shared.lock().errors
+        self.shared.errors()
     }
 }
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
+        self.shared.stop();
         // Wake the thread now rather than at its next read timeout.
         let target = match self.addr {
             SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from((Ipv4Addr::LOCALHOST, a.port())),
@@ -394,30 +368,23 @@ impl Drop for Receiver {
 
 fn receive_loop(socket: &UdpSocket, shared: &Shared) {
     let mut buf = vec![0u8; RECV_BUFFER];
-    while !shared.stop.load(Ordering::Acquire) {
+    while !shared.stopped() {
         let len = match socket.recv_from(&mut buf) {
             Ok((len, _)) => len,
             // Read timeout (WouldBlock/TimedOut) or a transient error such as an ICMP
             // report: look at the stop flag and carry on.
             Err(_) => continue,
         };
-        if shared.stop.load(Ordering::Acquire) {
+        if shared.stopped() {
             break;
         }
         let decoded = decode::decode_datagram(&buf[..len]);
-        let mut c = shared.lock();
-        c.sizes.push(len);
-        match decoded {
-            Ok(batch) => {
-                c.spans.extend(batch.spans.iter().cloned());
-                c.batches.push(batch);
+        shared.arrive(|c| {
+            c.extra.push(len);
+            match decoded {
+                Ok(batch) => c.push(batch),
+                Err(_) => c.errors += 1,
             }
-            Err(_) => c.errors += 1,
-        }
-        drop(c);
-        shared.arrived.notify_all();
-        if let Some(a) = &shared.also_notify {
-            a.bump();
-        }
+        });
     }
 }

@@ -72,6 +72,18 @@ pub(crate) fn check_endpoint(url: &str) -> Result<(), &'static str> {
     }
 }
 
+/// A POST to `url` on `agent`, bounded by `budget` (`None`: unbounded) from DNS lookup to
+/// the end of the response body, that does not follow redirects: a redirected POST becomes
+/// a GET in HTTP clients, and collectors never redirect, so a 3xx is handed back to the
+/// caller and reported as an error instead.
+pub(crate) fn post(
+    agent: &ureq::Agent,
+    url: &str,
+    budget: Option<Duration>,
+) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+    agent.post(url).config().timeout_global(budget).max_redirects(0).max_redirects_will_error(false).build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

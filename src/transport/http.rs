@@ -202,16 +202,7 @@ impl HttpTransport {
     /// One POST, bounded by `budget` (`None`: unbounded) from DNS lookup to the end of the
     /// response body.
     fn attempt(&self, payload: &[u8], budget: Option<Duration>) -> Result<(), Failure> {
-        let mut request = self
-            .agent
-            .post(&self.url)
-            .config()
-            .timeout_global(budget)
-            // A redirected POST would become a GET in most clients; the collector never
-            // redirects, so a 3xx is reported as an error instead.
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .build()
+        let mut request = super::agent::post(&self.agent, &self.url, budget)
             .header(ureq::http::header::CONTENT_TYPE, CONTENT_TYPE);
         for (name, value) in &self.headers {
             request = request.header(name, value);

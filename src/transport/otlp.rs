@@ -116,15 +116,7 @@ impl OtlpTransport {
     }
 
     fn attempt(&self, body: &[u8], gzip: bool, budget: Option<Duration>) -> Result<Export, Failure> {
-        let mut request = self
-            .agent
-            .post(&self.url)
-            .config()
-            .timeout_global(budget)
-            // A redirected POST becomes a GET in HTTP clients: report a 3xx instead.
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .build()
+        let mut request = agent::post(&self.agent, &self.url, budget)
             .header("content-type", "application/x-protobuf")
             .header(
                 "user-agent",

@@ -6,8 +6,7 @@
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::proto::{ExportTraceServiceResponse, RpcStatus};
 use super::translate;
+use crate::receiver::store::Store;
 use crate::receiver::{Arrivals, ReceivedBatch, ReceivedSpan};
 
 /// The path of the trace signal (`trace_service_http.yaml`).
@@ -29,28 +29,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 // === impl OtlpReceiver ===
 
-#[derive(Debug, Default)]
-struct Collected {
-    batches: Vec<ReceivedBatch>,
-    spans: Vec<ReceivedSpan>,
-    requests: usize,
-    errors: usize,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    collected: Mutex<Collected>,
-    arrived: Condvar,
-    stop: AtomicBool,
-    also_notify: Option<Arc<Arrivals>>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Collected> {
-        // A poisoned lock only means a panic elsewhere; the data is still a valid record.
-        self.collected.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+/// What the receiver collected; its `extra` is the number of HTTP requests.
+type Shared = Store<usize>;
 
 /// An OTLP/HTTP trace receiver: an HTTP server that decodes every export it receives with
 /// [`decode_otlp`](crate::receiver::decode_otlp) on a background thread; the OTLP
@@ -143,7 +123,7 @@ impl OtlpReceiver {
             .to_ip()
             .ok_or_else(|| io::Error::other("OTLP receiver: not bound to an IP address"))?;
         let server = Arc::new(server);
-        let shared = Arc::new(Shared { also_notify: arrivals, ..Shared::default() });
+        let shared = Arc::new(Shared::new(arrivals));
         let thread = std::thread::Builder::new().name("jaeger-otlp-receiver".into()).spawn({
             let (server, shared) = (Arc::clone(&server), Arc::clone(&shared));
             move || serve(&server, &shared, max_body)
@@ -165,42 +145,34 @@ impl OtlpReceiver {
     /// Waits until at least `n` spans were received or `timeout` passed, then returns all
     /// spans received so far (which may be fewer than `n` on timeout).
     pub fn wait_for_spans(&self, n: usize, timeout: Duration) -> Vec<ReceivedSpan> {
-        let guard = self.shared.lock();
-        let (guard, _) = self
-            .shared
-            .arrived
-            .wait_timeout_while(guard, timeout, |c| c.spans.len() < n)
-            .unwrap_or_else(|e| e.into_inner());
-        guard.spans.clone()
+        self.shared.wait_for_spans(n, timeout)
     }
 
     /// All spans received so far, in arrival order.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.shared.lock().spans.clone()
+        self.shared.spans()
     }
 
     /// All batches received so far (one per `ResourceSpans`), in arrival order.
     pub fn batches(&self) -> Vec<ReceivedBatch> {
-        self.shared.lock().batches.clone()
+        self.shared.batches()
     }
 
     /// Removes and returns the batches received so far, and their spans from
     /// [`spans`](Self::spans): for a long-running consumer (such as `examples/tail.rs`) that
     /// must not keep every span it was sent. Counters are not reset.
     pub fn take_batches(&self) -> Vec<ReceivedBatch> {
-        let mut c = self.shared.lock();
-        c.spans.clear();
-        std::mem::take(&mut c.batches)
+        self.shared.take_batches()
     }
 
     /// The number of HTTP requests received, whatever the answer.
     pub fn requests(&self) -> usize {
-        self.shared.lock().requests
+        self.shared.lock().extra
     }
 
     /// The number of requests whose body could not be decoded (answered `400`).
     pub fn decode_errors(&self) -> usize {
-        self.shared.lock().errors
+        self.shared.errors()
     }
 }
 
@@ -215,7 +187,7 @@ impl std::fmt::Debug for OtlpReceiver {
 
 impl Drop for OtlpReceiver {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
+        self.shared.stop();
         // Wake the thread now rather than at its next poll.
         self.server.unblock();
         if let Some(thread) = self.thread.take() {
@@ -225,7 +197,7 @@ impl Drop for OtlpReceiver {
 }
 
 fn serve(server: &Server, shared: &Arc<Shared>, max_body: usize) {
-    while !shared.stop.load(Ordering::Acquire) {
+    while !shared.stopped() {
         // `Ok(None)` and `Err` are a timeout, an unblock, or a connection that failed before
         // it made a request.
         if let Ok(Some(request)) = server.recv_timeout(POLL_INTERVAL) {
@@ -237,7 +209,7 @@ fn serve(server: &Server, shared: &Arc<Shared>, max_body: usize) {
                 .spawn(move || handle(request, &shared_for_thread, max_body));
             if spawned.is_err() {
                 // Out of threads: the request is dropped (tiny_http answers 500), and counted.
-                shared.lock().requests += 1;
+                shared.lock().extra += 1;
             }
         }
     }
@@ -264,29 +236,16 @@ fn fail(http: u16, message: impl Into<String>) -> Failure {
 }
 
 fn handle(mut request: Request, shared: &Shared, max_body: usize) {
-    shared.lock().requests += 1;
+    shared.lock().extra += 1;
     let result = accept(&mut request, max_body);
-    let notify = || {
-        shared.arrived.notify_all();
-        if let Some(a) = &shared.also_notify {
-            a.bump();
-        }
-    };
     let (status, body, drain) = match result {
         Ok(batches) => {
-            let mut c = shared.lock();
-            for batch in batches {
-                c.spans.extend(batch.spans.iter().cloned());
-                c.batches.push(batch);
-            }
-            drop(c);
-            notify();
+            shared.arrive(|c| batches.into_iter().for_each(|batch| c.push(batch)));
             (200, ExportTraceServiceResponse::default().encode_to_vec(), false)
         }
         Err(f) => {
             if f.undecodable {
-                shared.lock().errors += 1;
-                notify();
+                shared.arrive(|c| c.errors += 1);
             }
             let body = RpcStatus { code: f.rpc, message: f.message }.encode_to_vec();
             (f.http, body, f.http == 413)
