@@ -33,13 +33,41 @@ pub enum BuildErrorKind {
     /// Two settings that exclude each other were both given (e.g. an OTLP endpoint and a
     /// Thrift collector endpoint).
     ConflictingSettings,
+    /// The CA certificate file of
+    /// [`Builder::tls_ca_certificates`](crate::Builder::tls_ca_certificates) (or
+    /// `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`) cannot be read, is not valid PEM, or holds
+    /// no certificate. [`setting`](BuildError::setting) names the setting or the variable,
+    /// [`value`](BuildError::value) shows the path, and the I/O error is the
+    /// [`source`](std::error::Error::source) when the file could not be read.
+    TlsCertificates,
 }
 
 enum Repr {
-    Invalid { what: String, value: String, reason: String, env: bool },
-    NoRoom { process_bytes: usize, envelope_bytes: usize, min_span_bytes: usize, limit: usize },
+    Invalid {
+        what: String,
+        value: String,
+        reason: String,
+        env: bool,
+    },
+    NoRoom {
+        process_bytes: usize,
+        envelope_bytes: usize,
+        min_span_bytes: usize,
+        limit: usize,
+    },
     Spawn(io::Error),
-    Conflict { first: String, second: String },
+    Conflict {
+        first: String,
+        second: String,
+    },
+    // Only the `tls` feature reads certificate files.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Certificates {
+        what: String,
+        value: String,
+        reason: String,
+        source: Option<io::Error>,
+    },
 }
 
 impl BuildError {
@@ -80,6 +108,23 @@ impl BuildError {
         BuildError { repr: Repr::Conflict { first: first.into(), second: second.into() } }
     }
 
+    /// The CA file named by `what` (the setting or variable) at `path` cannot be used.
+    #[cfg(feature = "tls")]
+    pub(crate) fn certificates(
+        what: &str,
+        path: impl fmt::Display,
+        reason: impl Into<String>,
+        source: Option<io::Error>,
+    ) -> Self {
+        let repr = Repr::Certificates {
+            what: what.to_owned(),
+            value: path.to_string(),
+            reason: reason.into(),
+            source,
+        };
+        BuildError { repr }
+    }
+
     pub(crate) fn spawn(e: io::Error) -> Self {
         BuildError { repr: Repr::Spawn(e) }
     }
@@ -92,23 +137,24 @@ impl BuildError {
             Repr::NoRoom { .. } => BuildErrorKind::NoRoomForSpans,
             Repr::Spawn(_) => BuildErrorKind::Spawn,
             Repr::Conflict { .. } => BuildErrorKind::ConflictingSettings,
+            Repr::Certificates { .. } => BuildErrorKind::TlsCertificates,
         }
     }
 
     /// The setting (e.g. `queue_capacity`) or environment variable (e.g.
-    /// `JAEGER_AGENT_PORT`) that was refused, for the invalid-value cases.
+    /// `JAEGER_AGENT_PORT`) that was refused, for the invalid-value and certificate cases.
     pub fn setting(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Invalid { what, .. } => Some(what),
+            Repr::Invalid { what, .. } | Repr::Certificates { what, .. } => Some(what),
             _ => None,
         }
     }
 
     /// The refused value as shown in the message (secrets redacted), for the invalid-value
-    /// cases.
+    /// cases; the file's path for the certificate case.
     pub fn value(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Invalid { value, .. } => Some(value),
+            Repr::Invalid { value, .. } | Repr::Certificates { value, .. } => Some(value),
             _ => None,
         }
     }
@@ -116,7 +162,7 @@ impl BuildError {
     /// Why the value was refused, for the invalid-value cases.
     pub(crate) fn reason(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Invalid { reason, .. } => Some(reason),
+            Repr::Invalid { reason, .. } | Repr::Certificates { reason, .. } => Some(reason),
             _ => None,
         }
     }
@@ -151,6 +197,9 @@ impl fmt::Display for BuildError {
             Repr::Conflict { first, second } => {
                 write!(f, "{first} and {second} cannot both be set: choose one transport")
             }
+            Repr::Certificates { what, value, reason, .. } => {
+                write!(f, "cannot load the TLS CA certificates of {what}={value}: {reason}")
+            }
         }
     }
 }
@@ -165,6 +214,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.repr {
             Repr::Spawn(e) => Some(e),
+            Repr::Certificates { source: Some(e), .. } => Some(e),
             _ => None,
         }
     }

@@ -1,6 +1,7 @@
 //! `JaegerLayer::builder()`: every setting, validated in `build()`.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use crate::propagation::Propagator;
 use crate::sampler::{ActiveSampler, Sampler};
 use crate::span::data::{ClientStats, FinishedSpan, Process, Tag, TagValue, FLAG_SAMPLED};
 use crate::thrift::writer::{Envelope, Wire};
-use crate::transport::{Auth, HttpConfig, HttpTransport, UdpTransport};
+use crate::transport::{Auth, CaFile, HttpConfig, HttpTransport, TrustRoots, UdpTransport};
 
 use super::limits::*;
 use super::otlp::{Compression, OtlpEndpoint, OtlpSettings};
@@ -56,6 +57,7 @@ pub struct Builder {
     agent_protocol: AgentProtocol,
     collector: Option<CollectorSettings>,
     otlp: Option<OtlpSettings>,
+    tls_ca_certificates: Option<CaFile>,
     enabled: bool,
     log_spans: bool,
 }
@@ -116,6 +118,7 @@ impl Default for Builder {
             agent_protocol: AgentProtocol::Compact,
             collector: None,
             otlp: None,
+            tls_ca_certificates: None,
             enabled: true,
             log_spans: false,
         }
@@ -357,6 +360,39 @@ impl Builder {
         self
     }
 
+    /// Verifies `https://` servers against the CA certificates in the PEM file at `path`
+    /// (one or more `-----BEGIN CERTIFICATE-----` sections; other sections, such as keys, are
+    /// skipped) instead of the webpki roots: the Thrift [collector](Self::collector_endpoint),
+    /// [OTLP](Self::otlp_endpoint) and the [remote sampler](crate::Sampler::remote) all use
+    /// them. This is how to reach a collector whose certificate a private CA signed.
+    ///
+    /// The certificates *replace* the webpki (Mozilla) roots, as the OpenTelemetry
+    /// specification's `OTEL_EXPORTER_OTLP_CERTIFICATE` ("the trusted certificate to use when
+    /// verifying a server's TLS credentials") does in its SDKs; to trust public CAs too, put
+    /// them in the same file. Only the server is verified: client certificates (mutual TLS)
+    /// are not supported. Needs the `tls` feature. Defaults to none (the webpki roots).
+    ///
+    /// The file is read and parsed by [`build`](Self::build), which fails with
+    /// [`BuildErrorKind::TlsCertificates`](crate::BuildErrorKind::TlsCertificates) if it
+    /// cannot be read, is not valid PEM or holds no certificate, and, in a build without the
+    /// `tls` feature, with [`BuildErrorKind::InvalidSetting`](crate::BuildErrorKind::InvalidSetting)
+    /// naming the feature.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), jaeger_layer::Error> {
+    /// let (layer, guard) = jaeger_layer::JaegerLayer::builder()
+    ///     .service_name("checkout")
+    ///     .otlp_endpoint("https://otel-collector.internal:4318")
+    ///     .tls_ca_certificates("/etc/ssl/internal-ca.pem")
+    ///     .build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls_ca_certificates(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_ca_certificates = Some(CaFile { path: path.into(), origin: crate::transport::tls::SETTING });
+        self
+    }
+
     /// `false` builds a layer that records nothing, costs one branch per callback and starts
     /// no thread (`JAEGER_DISABLED=true`). As Jaeger's Go client returns its no-op tracer
     /// before looking at anything else (`config/config.go` `NewTracer`), a disabled builder
@@ -405,6 +441,7 @@ impl Builder {
     /// | `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` | integer milliseconds, `0` no limit: [`otlp_timeout`](Self::otlp_timeout) | traces over generic |
     /// | `OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION` | `gzip` or `none`: [`otlp_compression`](Self::otlp_compression) | traces over generic |
     /// | `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` | must be `http/protobuf` (`grpc`, `http/json`: error) | traces over generic |
+    /// | `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE` | path of a PEM file of CA certificates: [`tls_ca_certificates`](Self::tls_ca_certificates) (also for the remote sampler); read by `build()`; needs the `tls` feature | traces over generic |
     /// | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | [`sampler`](Self::sampler): `always_on`, `always_off`, `traceidratio` (arg: rate, default 1), `jaeger_remote` (arg: `endpoint`, `pollingIntervalMs`, `initialSamplingRate`), each also as `parentbased_*` | over `JAEGER_SAMPLER_TYPE`/`_PARAM`; `jaeger_remote` starts from the `JAEGER_SAMPLING_ENDPOINT`, `JAEGER_SAMPLER_*` settings |
     /// | `OTEL_PROPAGATORS` | [`propagator`](Self::propagator): `tracecontext`, `baggage`, `b3` (single header), `b3multi`, `jaeger`, `none` | over `JAEGER_PROPAGATION` |
     /// | `OTEL_SDK_DISABLED` | `true`: [`enabled`](Self::enabled)`(false)` | any of it, `OTEL_TRACES_EXPORTER=none`, `JAEGER_DISABLED=true` disables |
@@ -424,11 +461,10 @@ impl Builder {
     /// `traceparent`; `baggage` without `tracecontext` is an error, and `tracecontext` alone
     /// propagates baggage too. `none` must stand alone. Duplicates count once.
     ///
-    /// Other `OTEL_EXPORTER_OTLP_*` variables (headers, timeout, ...) are checked but used only
-    /// when OTLP is selected. Not supported: `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`,
-    /// `..._CLIENT_KEY`, `..._CLIENT_CERTIFICATE` (with the `tls` feature, servers are
-    /// verified against the webpki roots), `OTEL_BSP_*`, span limits and `OTEL_CONFIG_FILE`;
-    /// they are ignored. `https://` endpoints need the `tls` feature.
+    /// Other `OTEL_EXPORTER_OTLP_*` variables (headers, timeout, certificate, ...) are checked
+    /// but used only when OTLP is selected. Not supported: `..._CLIENT_KEY`,
+    /// `..._CLIENT_CERTIFICATE` (client certificates, mutual TLS), `OTEL_BSP_*`, span limits
+    /// and `OTEL_CONFIG_FILE`; they are ignored. `https://` endpoints need the `tls` feature.
     ///
     /// ```no_run
     /// # fn main() -> Result<(), jaeger_layer::Error> {
@@ -487,6 +523,7 @@ impl Builder {
         if let Some(otlp) = otel.otlp {
             // OTLP wins over `JAEGER_ENDPOINT` and the agent variables.
             b.otlp = Some(otlp);
+            b.tls_ca_certificates = otel.certificate;
             return Ok(b);
         }
         if let Some(hp) = env.agent_host_port.clone() {
@@ -510,7 +547,9 @@ impl Builder {
     /// the rejected value), [`BuildErrorKind::NoRoomForSpans`](crate::BuildErrorKind::NoRoomForSpans) when the process (service name and
     /// process tags) and the batch envelope leave no room in one packet for a small span
     /// (the operation name `GET /api/v1/orders/{order_id}`, the sampler tags and, unless
-    /// switched off, the metadata tags), [`BuildErrorKind::Spawn`](crate::BuildErrorKind::Spawn) if the exporter thread cannot start.
+    /// switched off, the metadata tags), [`BuildErrorKind::TlsCertificates`](crate::BuildErrorKind::TlsCertificates)
+    /// when the [`tls_ca_certificates`](Self::tls_ca_certificates) file cannot be used,
+    /// [`BuildErrorKind::Spawn`](crate::BuildErrorKind::Spawn) if the exporter thread cannot start.
     /// An agent host that does not resolve yet is not an error: sends fail and are counted
     /// until it does.
     pub fn build(self) -> Result<(JaegerLayer, ExporterGuard), BuildError> {
@@ -542,11 +581,12 @@ impl Builder {
         if let (Some(_), Some(_)) = (&self.otlp, &self.collector) {
             return Err(BuildError::conflict("otlp_endpoint", "collector_endpoint"));
         }
+        let roots = TrustRoots::load(self.tls_ca_certificates.as_ref())?;
         let counters = Arc::new(Counters::default());
         let wake_threshold = self.wake_threshold.map(|w| w.min(self.queue_capacity));
         let shared = Arc::new(Shared::new(self.queue_capacity, wake_threshold, counters.clone()));
         let (output, ip) = match (&self.otlp, &self.collector) {
-            (Some(otlp), _) => (self.otlp_output(otlp, &service_name)?, None),
+            (Some(otlp), _) => (self.otlp_output(otlp, &service_name, &roots)?, None),
             (None, Some(c)) => {
                 let endpoint = c.endpoint.clone().ok_or_else(|| {
                     BuildError::invalid(
@@ -560,6 +600,7 @@ impl Builder {
                     auth: c.auth.clone(),
                     headers: c.headers.clone(),
                     timeout: c.timeout,
+                    roots: roots.clone(),
                     ..HttpConfig::new(endpoint)
                 };
                 let transport = HttpTransport::new(config)?;
@@ -605,7 +646,7 @@ impl Builder {
                 check_otlp_room(&process, *max_request_size, self.metadata_tags)?
             }
         }
-        let sampler = self.sampler.start(&process.service_name, counters)?;
+        let sampler = self.sampler.start_with(&process.service_name, counters, &roots)?;
         let handle = spawn(
             shared.clone(),
             WorkerConfig {
@@ -636,8 +677,13 @@ impl Builder {
 
 impl Builder {
     /// The OTLP output for `otlp`, or why it cannot be built.
-    fn otlp_output(&self, otlp: &OtlpSettings, service_name: &str) -> Result<Output, BuildError> {
-        let _ = service_name;
+    fn otlp_output(
+        &self,
+        otlp: &OtlpSettings,
+        service_name: &str,
+        roots: &TrustRoots,
+    ) -> Result<Output, BuildError> {
+        let _ = (service_name, roots);
         #[cfg(not(feature = "otlp"))]
         {
             let url = otlp.endpoint.as_ref().map_or_else(|| "(unset)".to_owned(), OtlpEndpoint::url);
@@ -655,7 +701,7 @@ impl Builder {
             Ok(Output::Otlp {
                 max_request_size: otlp.max_request_size,
                 max_spans_per_request: otlp.batch_size,
-                transport: otlp_transport(otlp)?,
+                transport: otlp_transport(otlp, roots)?,
             })
         }
     }
@@ -663,8 +709,11 @@ impl Builder {
 
 /// The OTLP/HTTP transport for `otlp`.
 #[cfg(feature = "otlp")]
-fn otlp_transport(otlp: &OtlpSettings) -> Result<Box<dyn crate::otlp::OtlpSend>, BuildError> {
-    Ok(Box::new(crate::transport::otlp::OtlpTransport::new(otlp)?))
+fn otlp_transport(
+    otlp: &OtlpSettings,
+    roots: &TrustRoots,
+) -> Result<Box<dyn crate::otlp::OtlpSend>, BuildError> {
+    Ok(Box::new(crate::transport::otlp::OtlpTransport::new(otlp, roots)?))
 }
 
 /// Like [`check_room`] for OTLP: the resource, the request envelope and a small span must fit

@@ -24,7 +24,7 @@ use super::otlp::{Compression, OtlpEndpoint, OtlpSettings};
 use crate::error::BuildError;
 use crate::propagation::Propagator;
 use crate::sampler::{RemoteSampler, Sampler};
-use crate::transport::{check_endpoint, redact_userinfo};
+use crate::transport::{check_endpoint, redact_userinfo, CaFile};
 
 /// The OTLP/HTTP base URL used when `OTEL_TRACES_EXPORTER=otlp` names no endpoint
 /// (`protocol/exporter.md`).
@@ -52,6 +52,8 @@ pub(crate) struct OtelConfig {
     pub(crate) sampler: Option<Sampler>,
     /// `OTEL_PROPAGATORS`.
     pub(crate) propagator: Option<Propagator>,
+    /// `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`: the CA file, read when the layer is built.
+    pub(crate) certificate: Option<CaFile>,
 }
 
 /// Variables whose values never appear in errors.
@@ -91,6 +93,7 @@ pub(crate) fn read_otel(
         otlp.endpoint.get_or_insert_with(default_endpoint);
         c.otlp = Some(otlp);
     }
+    c.certificate = read_certificate(get)?;
     c.sampler = read_sampler(get, jaeger_remote)?;
     c.propagator = parse(get, "OTEL_PROPAGATORS", parse_propagators)?;
     Ok(c)
@@ -140,6 +143,24 @@ fn read_otlp(get: &impl Fn(&str) -> Option<String>) -> Result<OtlpSettings, Buil
         s.compression = compression;
     }
     Ok(s)
+}
+
+/// `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE` ("the trusted certificate to use when verifying
+/// a server's TLS credentials", `protocol/exporter.md`): a path, kept with the variable's name
+/// so that `build()`, which reads the file, names the variable in its errors. Without the
+/// `tls` feature nothing could use it: an error now, as for an `https://` endpoint.
+fn read_certificate(get: &impl Fn(&str) -> Option<String>) -> Result<Option<CaFile>, BuildError> {
+    const TRACES: &str = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
+    const GENERIC: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+    let origin = if get(TRACES).is_some() { TRACES } else { GENERIC };
+    parse(get, origin, |v| {
+        if !crate::transport::agent::TLS {
+            return Err("a CA certificate is used for https://, which needs the `tls` feature of \
+                        jaeger-layer"
+                .to_owned());
+        }
+        Ok(CaFile { path: v.into(), origin })
+    })
 }
 
 /// The endpoint for `OTEL_TRACES_EXPORTER=otlp` without an endpoint variable.

@@ -243,6 +243,7 @@ pub(crate) struct Mapped<'a> {
 
 /// Hands every tag of `s` (the Thrift view: sampler, metadata and error tags included) that
 /// is an OTLP attribute to `attribute`, and returns the kind and the status the others say.
+#[cfg(any(test, feature = "__bench"))]
 #[inline]
 pub(crate) fn attributes<'a>(s: &'a FinishedSpan, attribute: impl FnMut(&'a str, Any<'a>)) -> Mapped<'a> {
     attributes_to(s, &mut Each(attribute))
@@ -261,8 +262,10 @@ pub(crate) trait Attributes<'a> {
 }
 
 /// A closure as an [`Attributes`] sink.
+#[cfg(any(test, feature = "__bench"))]
 pub(crate) struct Each<F>(pub(crate) F);
 
+#[cfg(any(test, feature = "__bench"))]
 impl<'a, F: FnMut(&'a str, Any<'a>)> Attributes<'a> for Each<F> {
     #[inline]
     fn attribute(&mut self, k: &'a str, v: Any<'a>) {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::error::BuildError;
 use crate::export::stats::Counters;
 use crate::span::id::TraceId;
+use crate::transport::TrustRoots;
 
 mod per_operation;
 mod probabilistic;
@@ -146,12 +147,23 @@ impl Sampler {
         Sampler { kind: Kind::Remote(Box::new(config)) }
     }
 
-    /// Builds the running sampler. A remote sampler spawns its poller thread here.
-    // Called by the layer's builder, which lands in another branch.
+    /// Builds the running sampler. A remote sampler spawns its poller thread here, verifying
+    /// an `https://` endpoint against the webpki roots.
     pub(crate) fn start(
         &self,
         service_name: &str,
         counters: Arc<Counters>,
+    ) -> Result<ActiveSampler, BuildError> {
+        self.start_with(service_name, counters, &TrustRoots::default())
+    }
+
+    /// [`start`](Self::start), the remote sampler's poller verifying `https://` against `roots`
+    /// (the layer's [`tls_ca_certificates`](crate::Builder::tls_ca_certificates)).
+    pub(crate) fn start_with(
+        &self,
+        service_name: &str,
+        counters: Arc<Counters>,
+        roots: &TrustRoots,
     ) -> Result<ActiveSampler, BuildError> {
         let active = match &self.kind {
             Kind::Remote(config) => {
@@ -165,7 +177,7 @@ impl Sampler {
                     }
                     _ => config.initial.local(),
                 };
-                Active::Remote(remote::Remote::start(config, initial, service_name, counters)?)
+                Active::Remote(remote::Remote::start(config, initial, service_name, counters, roots)?)
             }
             _ => Active::Local(self.local()),
         };

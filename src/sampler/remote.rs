@@ -19,6 +19,7 @@ use super::strategy::{self, Strategy};
 use super::{Local, RemoteSampler};
 use crate::error::BuildError;
 use crate::export::stats::{incr, Counters};
+use crate::transport::TrustRoots;
 
 /// Go's `ResponseHeaderTimeout` for the strategy request (jaeger-client-go `sampler_remote.go`);
 /// we apply it to the whole
@@ -65,6 +66,7 @@ impl Remote {
         initial: Local,
         service_name: &str,
         counters: Arc<Counters>,
+        roots: &TrustRoots,
     ) -> Result<Remote, BuildError> {
         if config.refresh_interval.is_zero() {
             return Err(BuildError::invalid(
@@ -75,7 +77,7 @@ impl Remote {
         }
         let url = sampling_url(&config.endpoint, service_name)?;
         let timeout = config.http_timeout.unwrap_or(HTTP_TIMEOUT.min(config.refresh_interval));
-        let agent = crate::transport::agent::agent(Some(timeout));
+        let agent = crate::transport::agent::agent(Some(timeout), roots);
         let shared = Arc::new(Shared {
             current: ArcSwap::from_pointee(initial),
             control: Mutex::new(Control::default()),

@@ -5,8 +5,10 @@
 //! TLS is the `tls` cargo feature (`ureq/rustls`: rustls with the *ring* provider and the
 //! Mozilla roots of `webpki-roots` compiled in; the operating system's store is not read).
 //! Without it, an `https://` URL is refused when the layer is built, never at the first send.
-//! Client certificates and custom CA files (`OTEL_EXPORTER_OTLP_CERTIFICATE`,
-//! `..._CLIENT_KEY`, `..._CLIENT_CERTIFICATE`) are not supported.
+//! A PEM file of CA certificates (`Builder::tls_ca_certificates`,
+//! `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`) replaces the webpki roots for every client
+//! built here (see `tls.rs`). Client certificates (mutual TLS: `OTEL_EXPORTER_OTLP_CLIENT_KEY`,
+//! `..._CLIENT_CERTIFICATE`) are not supported.
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use ureq::http::Uri;
 use ureq::unversioned::transport::DefaultConnector;
 
 use super::resolve::CachingResolver;
+use super::tls::TrustRoots;
 
 /// Whether this build can speak `https://` (the `tls` feature).
 pub(crate) const TLS: bool = cfg!(feature = "tls");
@@ -26,20 +29,24 @@ pub(crate) const NO_TLS: &str = "https needs the `tls` feature of jaeger-layer \
 /// request), that hands every status back to the caller (`http_status_as_error(false)`:
 /// callers classify 4xx and 5xx themselves), ignores proxy variables (collectors and agents
 /// are normally local) and sends `User-Agent: jaeger-layer/<version>`. With the `tls`
-/// feature, `https://` URLs use rustls with the webpki roots.
+/// feature, `https://` URLs use rustls and verify servers against `roots` (the webpki roots
+/// unless a CA file was configured); without it `roots` is always the default.
 ///
 /// Redirects are followed (a GET, such as the sampler's, may be redirected); POSTing
 /// transports set `max_redirects(0)` per request, since a redirected POST becomes a GET.
 ///
 /// Host names are resolved through [`CachingResolver`]: no thread and no lookup per request.
-pub(crate) fn agent(timeout: Option<Duration>) -> ureq::Agent {
+pub(crate) fn agent(timeout: Option<Duration>, roots: &TrustRoots) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .timeout_global(timeout)
         .http_status_as_error(false)
         .proxy(None)
-        .user_agent(format!("jaeger-layer/{}", env!("CARGO_PKG_VERSION")))
-        .build();
-    ureq::Agent::with_parts(config, DefaultConnector::default(), CachingResolver::default())
+        .user_agent(format!("jaeger-layer/{}", env!("CARGO_PKG_VERSION")));
+    #[cfg(feature = "tls")]
+    let config = config.tls_config(roots.tls_config());
+    #[cfg(not(feature = "tls"))]
+    let _ = roots;
+    ureq::Agent::with_parts(config.build(), DefaultConnector::default(), CachingResolver::default())
 }
 
 /// Checks that `url` is an absolute `http://` URL, or `https://` with the `tls` feature,
@@ -120,9 +127,24 @@ mod tests {
 
     #[test]
     fn the_agent_hands_statuses_back_with_its_timeout() {
-        let a = agent(Some(Duration::from_secs(3)));
+        let a = agent(Some(Duration::from_secs(3)), &TrustRoots::default());
         let c = a.config();
         assert!(!c.http_status_as_error());
         assert_eq!(c.timeouts().global, Some(Duration::from_secs(3)));
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn the_agent_trusts_the_configured_roots_only() {
+        use ureq::tls::RootCerts;
+        let a = agent(None, &TrustRoots::default());
+        assert!(matches!(a.config().tls_config().root_certs(), RootCerts::WebPki));
+        let file = super::super::tls::CaFile {
+            path: concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls/ca.pem").into(),
+            origin: super::super::tls::SETTING,
+        };
+        let roots = TrustRoots::load(Some(&file)).unwrap();
+        let a = agent(None, &roots);
+        assert!(matches!(a.config().tls_config().root_certs(), RootCerts::Specific(c) if c.len() == 1));
     }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use ureq::http::{HeaderName, HeaderValue};
 
 use super::agent::check_endpoint;
+use super::tls::TrustRoots;
 
 use super::Transport;
 use crate::error::BuildError;
@@ -100,12 +101,20 @@ pub(crate) struct HttpConfig {
     pub(crate) headers: Vec<(String, String)>,
     /// Bound on one whole `send`, retries included. Defaults to 5 s.
     pub(crate) timeout: Duration,
+    /// What `https://` collectors are verified against. Defaults to the webpki roots.
+    pub(crate) roots: TrustRoots,
 }
 
 impl HttpConfig {
     /// A configuration for `endpoint`, without auth or extra headers, with a 5 s timeout.
     pub(crate) fn new(endpoint: impl Into<String>) -> Self {
-        HttpConfig { endpoint: endpoint.into(), auth: None, headers: Vec::new(), timeout: DEFAULT_TIMEOUT }
+        HttpConfig {
+            endpoint: endpoint.into(),
+            auth: None,
+            headers: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            roots: TrustRoots::default(),
+        }
     }
 }
 
@@ -188,7 +197,7 @@ impl HttpTransport {
         }
         // Statuses are ours to classify (4xx final, 5xx retried); the timeout and the
         // redirect policy are set per attempt.
-        let agent = super::agent::agent(None);
+        let agent = super::agent::agent(None, &config.roots);
         Ok(HttpTransport {
             agent,
             url: config.endpoint,

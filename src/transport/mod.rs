@@ -5,12 +5,14 @@ mod http;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 mod resolve;
+pub(crate) mod tls;
 mod udp;
 
 pub(crate) use agent::check_endpoint;
 pub(crate) use http::{
     redact_userinfo, Auth, HttpConfig, HttpTransport, DEFAULT_TIMEOUT as DEFAULT_HTTP_TIMEOUT,
 };
+pub(crate) use tls::{CaFile, TrustRoots};
 pub(crate) use udp::UdpTransport;
 
 /// Sends one encoded payload (a datagram or a request body). Called on the exporter thread

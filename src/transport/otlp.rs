@@ -13,6 +13,7 @@ use crate::error::BuildError;
 use crate::otlp::{Export, OtlpSend};
 use crate::transport::agent;
 use crate::transport::redact_userinfo;
+use crate::transport::TrustRoots;
 
 /// A response body larger than this is not read and the export fails, without retry
 /// (opentelemetry-proto `docs/specification.md`, since v1.11.0: 4 MiB).
@@ -62,8 +63,9 @@ struct Failure {
 }
 
 impl OtlpTransport {
-    /// Checks the URL and the compression and builds the HTTP client.
-    pub(crate) fn new(settings: &OtlpSettings) -> Result<Self, BuildError> {
+    /// Checks the URL and the compression and builds the HTTP client, which verifies
+    /// `https://` servers against `roots`.
+    pub(crate) fn new(settings: &OtlpSettings, roots: &TrustRoots) -> Result<Self, BuildError> {
         let endpoint = settings.endpoint.clone().unwrap_or(OtlpEndpoint::Base(DEFAULT_BASE.to_owned()));
         let url = endpoint.url();
         let setting = match endpoint {
@@ -92,7 +94,7 @@ impl OtlpTransport {
         }
         let seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1;
         Ok(OtlpTransport {
-            agent: agent::agent(None),
+            agent: agent::agent(None, roots),
             url,
             headers: settings.headers.clone(),
             timeout: settings.timeout,

@@ -270,3 +270,24 @@ fn hostname_tag_is_the_hosts_name() {
         assert_eq!(host, kernel.trim());
     }
 }
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn ca_certificates_without_the_tls_feature_are_an_error_naming_it() {
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls/ca.pem");
+    let e = Builder::default().service_name("svc").tls_ca_certificates(ca).build().map(|_| ()).unwrap_err();
+    assert_eq!(e.kind(), crate::error::BuildErrorKind::InvalidSetting, "{e}");
+    assert_eq!(e.setting(), Some("tls_ca_certificates"));
+    assert!(e.to_string().contains("needs the `tls` feature"), "{e}");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn ca_certificates_are_loaded_even_for_the_udp_agent() {
+    // Validated early: a wrong file fails build() whatever the transport.
+    let e = Builder::default().service_name("svc").tls_ca_certificates("/nonexistent/ca.pem").build();
+    let e = e.map(|_| ()).unwrap_err();
+    assert_eq!(e.kind(), crate::error::BuildErrorKind::TlsCertificates, "{e}");
+    // A disabled builder checks nothing, the file included.
+    assert!(Builder::default().enabled(false).tls_ca_certificates("/nonexistent/ca.pem").build().is_ok());
+}

@@ -189,6 +189,50 @@ fn an_https_otlp_endpoint_is_accepted_with_the_tls_feature() {
     assert_eq!(c.otlp.unwrap().endpoint, Some(OtlpEndpoint::Base("https://c:4318".into())));
 }
 
+#[cfg(feature = "tls")]
+#[test]
+fn the_traces_certificate_wins_over_the_generic_one_and_keeps_its_name() {
+    const G: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+    const T: &str = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
+    let file = |path: &str, origin| Some(CaFile { path: path.into(), origin });
+    assert_eq!(ok(&[(G, "/g.pem")]).certificate, file("/g.pem", G));
+    assert_eq!(ok(&[(G, "/g.pem"), (T, "/t.pem")]).certificate, file("/t.pem", T));
+    assert_eq!(ok(&[(G, "/g.pem"), (T, "")]).certificate, file("/g.pem", G), "empty is unset");
+    assert_eq!(ok(&[]).certificate, None);
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn the_certificate_is_read_by_build_and_its_errors_name_the_variable() {
+    const T: &str = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls/ca.pem");
+    // Selected OTLP: the file is used, and build() reads it.
+    let vars = [("OTEL_SERVICE_NAME", "svc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318"), (T, ca)];
+    let shown = format!("{:?}", builder(&vars));
+    assert!(shown.contains("tls_ca_certificates: Some") && shown.contains(T), "{shown}");
+    let _built = builder(&vars).build().unwrap();
+    let missing = "/nonexistent/jaeger-layer/ca.pem";
+    let vars =
+        [("OTEL_SERVICE_NAME", "svc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318"), (T, missing)];
+    let e = builder(&vars).build().map(|_| ()).unwrap_err();
+    assert_eq!((e.kind(), e.setting(), e.value()), (BuildErrorKind::TlsCertificates, Some(T), Some(missing)));
+    assert!(
+        e.to_string().starts_with(&format!("cannot load the TLS CA certificates of {T}={missing}")),
+        "{e}"
+    );
+    // Without OTLP selected it is checked but not used, as the other OTLP variables.
+    let shown = format!("{:?}", builder(&[(T, missing)]));
+    assert!(shown.contains("tls_ca_certificates: None"), "{shown}");
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn a_certificate_needs_the_tls_feature() {
+    for name in ["OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE"] {
+        err(&[(name, "/ca.pem")], name, "/ca.pem", "needs the `tls` feature");
+    }
+}
+
 #[test]
 fn the_exporter_none_and_sdk_disabled_disable() {
     assert!(ok(&[("OTEL_TRACES_EXPORTER", "none")]).disabled);

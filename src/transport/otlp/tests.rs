@@ -11,7 +11,7 @@ fn transport(server: &Server, timeout: Duration) -> OtlpTransport {
         timeout,
         ..OtlpSettings::default()
     };
-    OtlpTransport::new(&settings).unwrap()
+    OtlpTransport::new(&settings, &TrustRoots::default()).unwrap()
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn retries_stop_at_the_timeout_and_a_refused_connection_fails() {
         timeout: Duration::from_millis(300),
         ..OtlpSettings::default()
     };
-    let mut t = OtlpTransport::new(&settings).unwrap();
+    let mut t = OtlpTransport::new(&settings, &TrustRoots::default()).unwrap();
     assert!(matches!(t.export(b"x", &|| false), Export::Failed(_)));
 }
 
@@ -104,7 +104,7 @@ fn giving_up_stops_before_another_attempt() {
 
 #[test]
 fn bad_urls_headers_and_compression_are_build_errors() {
-    let bad = |s: OtlpSettings| OtlpTransport::new(&s).unwrap_err().to_string();
+    let bad = |s: OtlpSettings| OtlpTransport::new(&s, &TrustRoots::default()).unwrap_err().to_string();
     let with =
         |url: &str| OtlpSettings { endpoint: Some(OtlpEndpoint::Traces(url.into())), ..Default::default() };
     assert!(bad(with("ftp://x")).contains("otlp_traces_endpoint"));
@@ -128,7 +128,7 @@ fn a_gzipped_body_inflates_to_the_request() {
         compression: Compression::Gzip,
         ..OtlpSettings::default()
     };
-    let mut t = OtlpTransport::new(&settings).unwrap();
+    let mut t = OtlpTransport::new(&settings, &TrustRoots::default()).unwrap();
     let body = b"span bytes ".repeat(100);
     assert!(matches!(t.export(&body, &|| false), Export::Accepted { .. }));
     let r = &server.wait_requests(1)[0];
