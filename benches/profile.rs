@@ -1,0 +1,91 @@
+//! Instruction counts per span on the application thread, for callgrind (stable where
+//! wall-clock benches on shared 2-core machines are not). Each case runs `ROUNDS` × 1,000
+//! units under its subscriber inside `#[inline(never)] fn measured`, and callgrind counts
+//! only inside that function, on the application thread (the exporter thread runs
+//! elsewhere and is not counted; the exporter is flushed between rounds, outside it).
+//!
+//! Run (release, with debug info for the function names):
+//! ```text
+//! cargo bench -p jaeger-layer-benches --bench profile --no-run
+//! valgrind --tool=callgrind --toggle-collect='profile::measured' \
+//!     target/release/deps/profile-<hash> sampled_a
+//! callgrind_annotate --inclusive=yes callgrind.out.<pid>
+//! ```
+//! Cases: `floor_a`, `unsampled_a`, `sampled_a` (workload a: a root span with 3 fields),
+//! `sampled_a_event` (the same span with one 2-field event: its difference from `sampled_a`
+//! is the cost of an event), `floor_a_event`. Prints the units run; Ir / units is the cost.
+
+use std::hint::black_box;
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use jaeger_layer::Sampler;
+use tracing::Dispatch;
+
+mod support;
+use support::{floor, ours};
+
+const ROUNDS: u64 = 10;
+const PER_ROUND: u64 = 1_000;
+
+fn span_a(i: u64) {
+    let span = tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
+    let _g = span.enter();
+    black_box(&span);
+}
+
+fn span_a_event(i: u64) {
+    let span = tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
+    let _g = span.enter();
+    tracing::info!(item = i as i64, ok = true, "added to cart");
+    black_box(&span);
+}
+
+/// What callgrind counts: `n` units of `unit` under `dispatch`.
+#[inline(never)]
+fn measured(dispatch: &Dispatch, from: u64, n: u64, unit: fn(u64)) {
+    tracing::dispatcher::with_default(dispatch, || {
+        for i in from..from + n {
+            unit(black_box(i));
+        }
+    });
+}
+
+fn main() {
+    let case = std::env::args().nth(1).unwrap_or_else(|| "sampled_a".into());
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (dispatch, guard) = match case.as_str() {
+        "floor_a" | "floor_a_event" => (floor(), None),
+        "unsampled_a" => {
+            let (d, g) = ours(Sampler::never(), &sink);
+            (d, Some(g))
+        }
+        "sampled_a" | "sampled_a_event" => {
+            let (d, g) = ours(Sampler::always(), &sink);
+            (d, Some(g))
+        }
+        other => panic!("unknown case {other}"),
+    };
+    let unit: fn(u64) = if case.ends_with("_event") { span_a_event } else { span_a };
+    // One untimed round first, so pools and caches are warm as in steady state.
+    measured_warm(&dispatch, unit);
+    if let Some(g) = &guard {
+        let _ = g.flush(Duration::from_secs(10));
+    }
+    for r in 0..ROUNDS {
+        measured(&dispatch, r * PER_ROUND, PER_ROUND, unit);
+        if let Some(g) = &guard {
+            let _ = g.flush(Duration::from_secs(10));
+        }
+    }
+    if let Some(g) = &guard {
+        let s = g.stats();
+        assert_eq!(s.spans_dropped_queue_full, 0, "{s:?}");
+    }
+    println!("{case}: {} units", ROUNDS * PER_ROUND);
+}
+
+#[inline(never)]
+fn measured_warm(dispatch: &Dispatch, unit: fn(u64)) {
+    tracing::dispatcher::with_default(dispatch, || (0..PER_ROUND).for_each(unit));
+}
