@@ -13,7 +13,7 @@ use crate::error::BuildError;
 use crate::export::stats::add;
 use crate::export::stats::Counters;
 #[cfg(feature = "otlp")]
-use crate::otlp::{batch::OtlpBatcher, OtlpSend};
+use crate::otlp::{batch::OtlpBatcher, pipeline::Pipeline, OtlpSend};
 use crate::span::data::{FinishedSpan, Process};
 use crate::span::record::Record;
 use crate::transport::Transport;
@@ -47,8 +47,10 @@ pub(crate) enum Output {
 /// The batcher and transport of an [`Output`], as the worker runs them.
 enum Sink {
     Thrift(Batcher, Box<dyn Transport>),
+    /// The transport runs on the OTLP sender thread, one request in flight while the
+    /// next is encoded (`otlp::pipeline`).
     #[cfg(feature = "otlp")]
-    Otlp(OtlpBatcher, Box<dyn OtlpSend>),
+    Otlp(OtlpBatcher, Pipeline),
 }
 
 impl Sink {
@@ -61,33 +63,30 @@ impl Sink {
             #[cfg(feature = "otlp")]
             Output::Otlp { max_request_size, max_spans_per_request, transport } => Sink::Otlp(
                 OtlpBatcher::new(&process, max_request_size, max_spans_per_request, counters.clone()),
-                transport,
+                Pipeline::start(transport, counters.clone()),
             ),
         }
     }
 
-    fn push(&mut self, span: &FinishedSpan, counters: &Counters) {
+    fn push(&mut self, span: &FinishedSpan) {
         match self {
             Sink::Thrift(batcher, transport) => batcher.push(span, &mut |payload| transport.send(payload)),
             #[cfg(feature = "otlp")]
-            Sink::Otlp(batcher, transport) => {
-                let give_up = || counters.held.is_abandoned();
-                batcher.push(span, &mut |body| transport.export(body, &give_up))
-            }
+            Sink::Otlp(batcher, pipeline) => batcher.push(span, pipeline),
         }
-        let _ = counters;
     }
 
-    fn flush(&mut self, counters: &Counters) {
+    /// Sends the open batch, and returns once it was sent (for OTLP: once the sender has
+    /// settled every request it was handed).
+    fn flush(&mut self) {
         match self {
             Sink::Thrift(batcher, transport) => batcher.flush(&mut |payload| transport.send(payload)),
             #[cfg(feature = "otlp")]
-            Sink::Otlp(batcher, transport) => {
-                let give_up = || counters.held.is_abandoned();
-                batcher.flush(&mut |body| transport.export(body, &give_up))
+            Sink::Otlp(batcher, pipeline) => {
+                batcher.flush(pipeline);
+                pipeline.wait_idle();
             }
         }
-        let _ = counters;
     }
 }
 
@@ -142,7 +141,6 @@ fn run(shared: &Shared, config: WorkerConfig) {
     // into the layer: it would re-enter it and could deadlock or loop.
     let _mute = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
     let WorkerConfig { output, process, flush_interval, log_spans, max_logs_per_span } = config;
-    let counters = &*shared.counters;
     let mut sink = Sink::new(output, process, &shared.counters);
     let mut last_flush = Instant::now();
     #[cfg(feature = "metrics")]
@@ -186,7 +184,7 @@ fn run(shared: &Shared, config: WorkerConfig) {
                     span.trace_id, span.span_id, span.parent_id, span.flags, span.operation
                 );
             }
-            sink.push(span, counters);
+            sink.push(span);
             shared.pool.give(record);
         };
         if !drain(shared, &mut chunk, &mut export) {
@@ -200,7 +198,7 @@ fn run(shared: &Shared, config: WorkerConfig) {
             }
         }
         if req.flush != flushed_gen || req.stop || last_flush.elapsed() >= flush_interval {
-            sink.flush(counters);
+            sink.flush();
             last_flush = Instant::now();
             #[cfg(feature = "metrics")]
             {

@@ -40,9 +40,21 @@ pub(crate) struct OtlpBatcher {
     prefix: Vec<u8>,
     /// The metadata attributes of the callsites seen, encoded once.
     callsites: CallsiteCache,
+    /// Accounts for the requests sent here, when the delivery does not do it.
+    settle: Settle,
     last_too_large_report: Option<Instant>,
-    last_rejected_report: Option<Instant>,
-    rejected_since_report: u64,
+}
+
+/// Where a request body goes: the transport (answering with the outcome), or a sender
+/// thread that takes it and accounts for its `spans` itself ([`Export::Handed`]).
+pub(crate) trait Deliver {
+    fn deliver(&mut self, body: &[u8], spans: u64) -> Export;
+}
+
+impl<F: FnMut(&[u8]) -> Export> Deliver for F {
+    fn deliver(&mut self, body: &[u8], _spans: u64) -> Export {
+        self(body)
+    }
 }
 
 impl fmt::Debug for OtlpBatcher {
@@ -65,6 +77,7 @@ impl OtlpBatcher {
         max_spans_per_request: usize,
         counters: Arc<Counters>,
     ) -> OtlpBatcher {
+        let counters_for_settle = counters.clone();
         let resource = resource_field(process);
         let scope = scope_field();
         let gap = resource.len() + scope.len() + ENVELOPE_HEADERS;
@@ -79,9 +92,8 @@ impl OtlpBatcher {
             counters,
             prefix: Vec::with_capacity(gap),
             callsites: CallsiteCache::default(),
+            settle: Settle::new(counters_for_settle),
             last_too_large_report: None,
-            last_rejected_report: None,
-            rejected_since_report: 0,
         }
     }
 
@@ -92,7 +104,7 @@ impl OtlpBatcher {
     }
 
     /// Encodes one span into the open request; sends full requests through `send`.
-    pub(crate) fn push(&mut self, span: &FinishedSpan, send: &mut dyn FnMut(&[u8]) -> Export) {
+    pub(crate) fn push(&mut self, span: &FinishedSpan, send: &mut dyn Deliver) {
         let start = self.pending.len();
         span_field(&mut self.pending, span, &mut self.callsites);
         let span_len = self.pending.len() - start;
@@ -119,7 +131,7 @@ impl OtlpBatcher {
     }
 
     /// Sends the open request, if it has spans.
-    pub(crate) fn flush(&mut self, send: &mut dyn FnMut(&[u8]) -> Export) {
+    pub(crate) fn flush(&mut self, send: &mut dyn Deliver) {
         if self.pending_count > 0 {
             self.emit(self.pending.len(), send);
             self.pending.truncate(self.gap);
@@ -131,7 +143,7 @@ impl OtlpBatcher {
     }
 
     /// Sends the spans encoded up to `end` as one request and counts each of them once.
-    fn emit(&mut self, end: usize, send: &mut dyn FnMut(&[u8]) -> Export) {
+    fn emit(&mut self, end: usize, send: &mut dyn Deliver) {
         let n = std::mem::take(&mut self.pending_count) as u64;
         let spans_len = end - self.gap;
         self.prefix.clear();
@@ -144,42 +156,8 @@ impl OtlpBatcher {
             // A timed-out shutdown counted these spans as abandoned already.
             return;
         }
-        let c = &*self.counters;
-        match send(body) {
-            Export::Accepted { rejected, message } => {
-                let rejected = rejected.min(n);
-                c.settle(n - rejected, &c.spans_exported);
-                c.settle(rejected, &c.spans_failed);
-                incr(&c.packets_sent);
-                if rejected > 0 {
-                    self.report_rejected(rejected, n, message.as_deref());
-                }
-            }
-            Export::Failed(_) => {
-                // The transport says why on stderr (rate-limited).
-                c.settle(n, &c.spans_failed);
-                incr(&c.packets_failed);
-            }
-            Export::GaveUp => {}
-        }
-    }
-
-    fn report_rejected(&mut self, rejected: u64, n: u64, message: Option<&str>) {
-        self.rejected_since_report += rejected;
-        let now = Instant::now();
-        if self.last_rejected_report.is_some_and(|t| now.duration_since(t) < REPORT_INTERVAL) {
-            return;
-        }
-        self.last_rejected_report = Some(now);
-        let since = std::mem::take(&mut self.rejected_since_report);
-        // stderr, not `tracing`: the exporter must never feed spans back into itself.
-        eprintln!(
-            "jaeger-layer: the OTLP endpoint rejected {rejected} of {n} spans of a request \
-             (partial success: {}); {since} rejected since the last report, counted in \
-             Stats::spans_failed (reported at most every {}s).",
-            message.filter(|m| !m.is_empty()).unwrap_or("no message"),
-            REPORT_INTERVAL.as_secs()
-        );
+        let export = send.deliver(body, n);
+        self.settle.outcome(n, export);
     }
 
     fn drop_too_large(&mut self, span: &FinishedSpan, span_len: usize) {
@@ -204,6 +182,61 @@ impl OtlpBatcher {
             self.max_request_size,
             span.largest_part(),
             c.spans_dropped_too_large.load(Relaxed),
+            REPORT_INTERVAL.as_secs()
+        );
+    }
+}
+
+/// Accounts for the spans of one request by what became of it, each in exactly one counter,
+/// and says partial rejections on stderr (rate-limited). Used on the thread that learns the
+/// outcome: the exporter's, or the OTLP sender's.
+pub(crate) struct Settle {
+    counters: Arc<Counters>,
+    last_rejected_report: Option<Instant>,
+    rejected_since_report: u64,
+}
+
+impl Settle {
+    pub(crate) fn new(counters: Arc<Counters>) -> Settle {
+        Settle { counters, last_rejected_report: None, rejected_since_report: 0 }
+    }
+
+    /// Settles the `n` spans of a request that ended as `export`.
+    pub(crate) fn outcome(&mut self, n: u64, export: Export) {
+        let c = &*self.counters;
+        match export {
+            Export::Accepted { rejected, message } => {
+                let rejected = rejected.min(n);
+                c.settle(n - rejected, &c.spans_exported);
+                c.settle(rejected, &c.spans_failed);
+                incr(&c.packets_sent);
+                if rejected > 0 {
+                    self.report_rejected(rejected, n, message.as_deref());
+                }
+            }
+            Export::Failed(_) => {
+                // The transport says why on stderr (rate-limited).
+                c.settle(n, &c.spans_failed);
+                incr(&c.packets_failed);
+            }
+            Export::GaveUp | Export::Handed => {}
+        }
+    }
+
+    fn report_rejected(&mut self, rejected: u64, n: u64, message: Option<&str>) {
+        self.rejected_since_report += rejected;
+        let now = Instant::now();
+        if self.last_rejected_report.is_some_and(|t| now.duration_since(t) < REPORT_INTERVAL) {
+            return;
+        }
+        self.last_rejected_report = Some(now);
+        let since = std::mem::take(&mut self.rejected_since_report);
+        // stderr, not `tracing`: the exporter must never feed spans back into itself.
+        eprintln!(
+            "jaeger-layer: the OTLP endpoint rejected {rejected} of {n} spans of a request \
+             (partial success: {}); {since} rejected since the last report, counted in \
+             Stats::spans_failed (reported at most every {}s).",
+            message.filter(|m| !m.is_empty()).unwrap_or("no message"),
             REPORT_INTERVAL.as_secs()
         );
     }

@@ -4,6 +4,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod encode;
+pub(crate) mod pipeline;
 #[cfg(feature = "__bench")]
 pub(crate) mod prost_path;
 #[cfg(test)]
@@ -29,6 +30,9 @@ pub(crate) enum Export {
     /// A timed-out shutdown gave up on the exporter between attempts: its spans are counted
     /// as abandoned already.
     GaveUp,
+    /// Taken by the sender thread (`pipeline`), which accounts for the spans when it
+    /// knows what became of the request.
+    Handed,
 }
 
 /// Delivers one OTLP request body (`transport::otlp`; the tests' fakes).
