@@ -14,6 +14,8 @@
 //! Cases: `floor_a`, `unsampled_a`, `sampled_a` (workload a: a root span with 3 fields),
 //! `sampled_a_event` (the same span with one 2-field event: its difference from `sampled_a`
 //! is the cost of an event), `floor_a_event`. Prints the units run; Ir / units is the cost.
+//! Exporter-thread cases, the encode-and-batch step alone (no socket), toggled on
+//! `profile::encoded`: `encode_compact` (Thrift, UDP agent), `encode_otlp`.
 
 use std::hint::black_box;
 use std::net::UdpSocket;
@@ -51,8 +53,43 @@ fn measured(dispatch: &Dispatch, from: u64, n: u64, unit: fn(u64)) {
     });
 }
 
+/// What callgrind counts for the exporter cases: `rounds` runs of `run`.
+#[inline(never)]
+fn encoded(rounds: u64, mut run: impl FnMut() -> usize) -> usize {
+    (0..rounds).map(|_| run()).sum()
+}
+
+fn metadata() -> &'static tracing::Metadata<'static> {
+    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+        tracing::info_span!("checkout", order = 1i64, user = "ada", paid = true).metadata()
+    })
+    .expect("the registry enables the span")
+}
+
 fn main() {
     let case = std::env::args().nth(1).unwrap_or_else(|| "sampled_a".into());
+    if let Some(wire) = case.strip_prefix("encode_") {
+        use jaeger_layer::__bench::{OtlpWorkload, Workload};
+        let bytes = match wire {
+            "compact" => {
+                let mut w = Workload::root_spans(PER_ROUND as usize, metadata(), true);
+                w.run();
+                encoded(ROUNDS, || w.run())
+            }
+            "otlp" => {
+                let mut w = OtlpWorkload::root_spans(PER_ROUND as usize, metadata());
+                w.run();
+                encoded(ROUNDS, || w.run())
+            }
+            other => panic!("unknown case encode_{other}"),
+        };
+        println!(
+            "{case}: {} units, {} bytes per span",
+            ROUNDS * PER_ROUND,
+            bytes as u64 / (ROUNDS * PER_ROUND)
+        );
+        return;
+    }
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let (dispatch, guard) = match case.as_str() {
         "floor_a" | "floor_a_event" => (floor(), None),

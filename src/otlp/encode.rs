@@ -185,7 +185,6 @@ impl<'a> Any<'a> {
 pub(crate) fn key_value(buf: &mut Vec<u8>, field: u32, k: &str, v: Any<'_>) {
     let value_len = v.len();
     let body = bytes_field_len(1, k.len()) + 1 + varint_len(value_len as u64) + value_len;
-    buf.reserve(key_len(field) + varint_len(body as u64) + body);
     key(buf, field, LEN);
     varint(buf, body as u64);
     bytes_field(buf, 1, k.as_bytes());
