@@ -3,13 +3,16 @@
 //! through `Builder::tls_ca_certificates`, or, without it, refuses the server and counts the
 //! spans as failed. Bad CA files fail `build()` with typed errors.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
+
+mod support;
+use support::collector::{read_request, Request};
 
 use jaeger_layer::{BuildError, BuildErrorKind, ExporterGuard, JaegerLayer, RemoteSampler, Sampler};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -99,7 +102,7 @@ fn serve(
     }
     let mut stream = BufReader::new(rustls::StreamOwned::new(conn, tcp));
     // Keep-alive: the client reuses the connection for later requests.
-    while let Some((method, path, request_body)) = read_request(&mut stream) {
+    while let Some(Request { method, path, body: request_body, .. }) = read_request(&mut stream) {
         let _ = tx.send(Event::Request { method, path, body: request_body });
         let head = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n", body.len());
         let out = stream.get_mut();
@@ -112,36 +115,6 @@ fn serve(
             return;
         }
     }
-}
-
-/// One request with a `content-length` body (all the layer sends); `None` at the end of
-/// the connection or on anything else.
-fn read_request(reader: &mut impl BufRead) -> Option<(String, String, Vec<u8>)> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
-    let mut length = 0usize;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 {
-            return None;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = h.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok()?;
-            }
-        }
-    }
-    let mut body = vec![0; length.min(16 << 20)];
-    reader.read_exact(&mut body).ok()?;
-    Some((method, path, body))
 }
 
 // === helpers ===

@@ -214,17 +214,18 @@ fn next_mode(s: &State) -> Mode {
     script.first.pop_front().unwrap_or(mode)
 }
 
-struct Request {
-    method: String,
-    path: String,
-    content_type: String,
-    gzip: bool,
-    body: Vec<u8>,
+/// One HTTP request as the small test servers read it.
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub content_type: String,
+    pub gzip: bool,
+    pub body: Vec<u8>,
 }
 
 /// Reads one request with a `content-length` body; `None` at the end of the connection or
 /// on anything this small server does not understand.
-fn read_request(reader: &mut impl BufRead) -> Option<Request> {
+pub fn read_request(reader: &mut impl BufRead) -> Option<Request> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
