@@ -46,6 +46,11 @@ impl WireFormat {
     }
 }
 
+/// Room before the process in a batch's gap: the message header (protocol id, type and
+/// version, `emitBatch`, a 5-byte seqid), the batch and process struct headers, and a list
+/// header of at most 6 bytes, in either protocol, with room to spare.
+const PREFIX_ROOM: usize = 64;
+
 /// Turns spans into size-bounded batches and hands each encoded batch to a `send` callback.
 ///
 /// Used by one exporter thread at a time; it is `Send` so it can be built elsewhere.
@@ -58,13 +63,18 @@ pub(crate) struct Batcher {
     /// 0 means no limit on the count.
     max_spans_per_batch: usize,
     counters: Arc<Counters>,
-    /// The open batch's spans, encoded back to back.
+    /// The bytes reserved before the spans for the batch's prefix and list header.
+    gap: usize,
+    /// The gap, then the open batch's spans, encoded back to back; at emit the prefix is
+    /// written at the end of the gap and the suffix after the spans, so the datagram is one
+    /// contiguous slice and no span is copied.
     pending: Vec<u8>,
     pending_count: usize,
     /// Bytes before and after the span list of the open batch (valid while it has spans).
     prefix: Vec<u8>,
     suffix: Vec<u8>,
-    /// The datagram being assembled, reused.
+    /// The prefix and list header of the batch being sent, assembled before they are put
+    /// in the gap; then the span that opens the next batch, while the suffix is in its place.
     out: Vec<u8>,
     /// The metadata tags of the callsites seen, encoded once in `wire`.
     callsites: CallsiteCache,
@@ -82,7 +92,7 @@ impl fmt::Debug for Batcher {
             .field("max_packet_size", &self.max_packet_size)
             .field("max_spans_per_batch", &self.max_spans_per_batch)
             .field("pending_spans", &self.pending_count)
-            .field("pending_bytes", &self.pending.len())
+            .field("pending_bytes", &(self.pending.len() - self.gap))
             .field("last_seq_no", &self.last_seq_no)
             .finish_non_exhaustive()
     }
@@ -101,6 +111,9 @@ impl Batcher {
         let wire = format.wire();
         let mut process_bytes = Vec::new();
         wire.process(&mut process_bytes, &process);
+        // The longest prefix: message header and batch begin with the largest seqid, the
+        // process, the longest list header (both protocols stay within this bound).
+        let gap = process_bytes.len() + PREFIX_ROOM;
         Batcher {
             format,
             wire,
@@ -108,7 +121,8 @@ impl Batcher {
             max_packet_size,
             max_spans_per_batch,
             counters,
-            pending: Vec::new(),
+            gap,
+            pending: vec![0; gap],
             pending_count: 0,
             prefix: Vec::new(),
             suffix: Vec::new(),
@@ -135,15 +149,15 @@ impl Batcher {
         if self.pending_count == 0 {
             self.open_batch();
         }
-        if self.batch_size(self.pending_count + 1, self.pending.len()) > self.max_packet_size {
+        if self.batch_size(self.pending_count + 1, self.pending.len() - self.gap) > self.max_packet_size {
             if self.pending_count > 0 {
                 // Emit the spans before this one, then start a new batch with it.
                 self.emit(start, send);
-                self.pending.drain(..start);
+                self.pending.drain(self.gap..start);
                 self.open_batch();
             }
             if self.batch_size(1, span_len) > self.max_packet_size {
-                self.pending.clear();
+                self.pending.truncate(self.gap);
                 // One huge span must not pin its buffer for the life of the exporter.
                 if self.pending.capacity() > self.max_packet_size.saturating_mul(2) {
                     self.pending.shrink_to(self.max_packet_size);
@@ -162,7 +176,7 @@ impl Batcher {
     pub(crate) fn flush(&mut self, send: &mut dyn FnMut(&[u8]) -> io::Result<()>) {
         if self.pending_count > 0 {
             self.emit(self.pending.len(), send);
-            self.pending.clear();
+            self.pending.truncate(self.gap);
         }
     }
 
@@ -187,8 +201,9 @@ impl Batcher {
         self.wire.batch_suffix(&mut self.suffix, &env);
     }
 
-    /// Sends the first `n_bytes` of the span area as one batch of `pending_count` spans.
-    fn emit(&mut self, n_bytes: usize, send: &mut dyn FnMut(&[u8]) -> io::Result<()>) {
+    /// Sends the spans encoded up to `end` (the gap included) as one batch of
+    /// `pending_count` spans; what follows `end` (the span that opens the next batch) stays.
+    fn emit(&mut self, end: usize, send: &mut dyn FnMut(&[u8]) -> io::Result<()>) {
         let n = self.pending_count;
         self.pending_count = 0;
         if self.format.is_agent() {
@@ -198,19 +213,33 @@ impl Batcher {
         self.out.clear();
         self.out.extend_from_slice(&self.prefix);
         self.wire.struct_list(&mut self.out, n);
-        self.out.extend_from_slice(&self.pending[..n_bytes]);
-        self.out.extend_from_slice(&self.suffix);
-        debug_assert_eq!(self.out.len(), self.batch_size(n, n_bytes), "size accounting is exact");
+        let from = self.gap - self.out.len();
+        self.pending[from..self.gap].copy_from_slice(&self.out);
+        // The suffix goes after the spans; a span after them (the next batch's first) waits
+        // in `out` meanwhile.
+        self.out.clear();
+        self.out.extend_from_slice(&self.pending[end..]);
+        self.pending.truncate(end);
+        self.pending.extend_from_slice(&self.suffix);
+        let datagram = &self.pending[from..];
+        debug_assert_eq!(datagram.len(), self.batch_size(n, end - self.gap), "size accounting is exact");
         let result = if self.counters.held.is_abandoned() {
             // A timed-out shutdown gave up on this thread and counted these spans as
             // abandoned: sending them now could only make that count wrong.
-            return;
-        } else if self.out.len() > self.max_packet_size {
+            Ok(None)
+        } else if datagram.len() > self.max_packet_size {
             // Unreachable by construction (push checks the exact size); never send a
             // datagram the agent would truncate.
             Err(io::Error::new(io::ErrorKind::InvalidData, "batch exceeds the packet size limit"))
         } else {
-            send(&self.out)
+            send(datagram).map(Some)
+        };
+        self.pending.truncate(end);
+        self.pending.extend_from_slice(&self.out);
+        let result = match result {
+            Ok(None) => return,
+            Ok(Some(())) => Ok(()),
+            Err(e) => Err(e),
         };
         match result {
             Ok(()) => {
