@@ -7,6 +7,10 @@
 //! malformed batch on the way would show.
 //! `root_span_3_fields_to_otlp_http` does the same over OTLP/HTTP to a loopback endpoint that
 //! answers 200 (and decodes every body with `opentelemetry-proto` in its check round).
+//! After each rung, 200 more rounds read the on-CPU time of the exporter's threads around
+//! the flushes (`/proc/self/task/*/schedstat`) and print ns per span: what one such thread
+//! sustains when kept busy, which the wall-clock figure understates on a shared VM where
+//! waking an idle vCPU can take longer than the flush itself.
 //! Run: `cargo bench -p jaeger-layer-benches --bench exporter`; criterion prints spans/s
 //! (elements/s).
 
@@ -56,6 +60,47 @@ fn timed_flushes(dispatch: &Dispatch, guard: &ExporterGuard, iters: u64) -> Dura
 /// A layer sampling every span, its endpoint set by `endpoint`, with room for an iteration
 /// and no early wake-up while queuing: the exporter sleeps until `flush()`, which then times
 /// it alone. Returns the dispatch of a registry with the layer, and the guard.
+/// On-CPU nanoseconds so far of this process's threads whose name starts with `prefix`
+/// (Linux `/proc/self/task/*/schedstat`, first field); `None` elsewhere.
+fn thread_cpu_ns(prefix: &str) -> Option<u64> {
+    let mut total = None;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end().starts_with(prefix) {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+            *total.get_or_insert(0) += ns;
+        }
+    }
+    total
+}
+
+/// The exporter's own cost, robust where wall-clock time is not (shared VMs, where waking
+/// an idle vCPU can take longer than a flush): `ROUNDS` untimed rounds of queue + flush,
+/// reading the on-CPU time of each named thread around the flushes. Prints ns per span
+/// and the spans/s one such thread sustains when it is kept busy.
+fn print_thread_cpu(dispatch: &Dispatch, guard: &ExporterGuard, threads: &[(&str, &str)]) {
+    const ROUNDS: u64 = 200;
+    let mut spent = vec![0u64; threads.len()];
+    for _ in 0..ROUNDS {
+        queue(dispatch);
+        let before: Vec<_> = threads.iter().map(|(p, _)| thread_cpu_ns(p)).collect();
+        guard.flush(Duration::from_secs(60)).unwrap();
+        for (i, (p, _)) in threads.iter().enumerate() {
+            if let (Some(a), Some(b)) = (before[i], thread_cpu_ns(p)) {
+                spent[i] += b - a;
+            }
+        }
+    }
+    for ((_, name), ns) in threads.iter().zip(spent) {
+        let per_span = ns as f64 / (ROUNDS * SPANS) as f64;
+        println!(
+            "{name}: {per_span:.0} ns on CPU per span ({:.2} M spans/s per thread kept busy)",
+            1e3 / per_span.max(f64::MIN_POSITIVE)
+        );
+    }
+}
+
 fn sleeping_exporter(endpoint: impl FnOnce(Builder) -> Builder) -> (Dispatch, ExporterGuard) {
     let builder = JaegerLayer::builder()
         .service_name("bench")
@@ -112,6 +157,7 @@ fn exporter(c: &mut Criterion) {
     }
     let (dispatch, guard) = sleeping_exporter(|b| b.agent_endpoint(endpoint));
     let s = bench_flushes(c, "root_span_3_fields_to_udp", &dispatch, &guard);
+    print_thread_cpu(&dispatch, &guard, &[("jaeger-layer-ex", "udp exporter thread")]);
     // Let the sink read what is still in flight, then check nothing was lost on the way.
     let deadline = Instant::now() + Duration::from_secs(5);
     while datagrams.load(Ordering::Relaxed) < s.packets_sent && Instant::now() < deadline {
@@ -149,6 +195,11 @@ fn exporter_otlp(c: &mut Criterion) {
     let sink = OtlpSink::start();
     let (dispatch, guard) = sleeping_exporter(|b| b.otlp_endpoint(format!("http://{}", sink.addr)));
     bench_flushes(c, "root_span_3_fields_to_otlp_http", &dispatch, &guard);
+    print_thread_cpu(
+        &dispatch,
+        &guard,
+        &[("jaeger-layer-ex", "otlp exporter thread"), ("jaeger-layer-ot", "otlp sender thread")],
+    );
     // One more round, untimed, decoded at the sink: every span arrives, well formed. The
     // flush returns after the last answer, which comes after its body was decoded.
     sink.decode.store(true, Ordering::Release);
