@@ -223,7 +223,7 @@ where
         let rec = Some(rec);
 
         let origin = if local_root { Origin::Root } else { Origin::Child };
-        let state = SpanState { cx, frozen: false, origin, start_us, name: meta.name(), rec };
+        let state = SpanState { cx, frozen: false, origin, start_us, rec };
         if let Some(span) = ctx.span(id) {
             inner.shared.live_states.fetch_add(1, Ordering::AcqRel);
             span.extensions_mut().insert(state);
