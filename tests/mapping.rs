@@ -380,6 +380,30 @@ fn field_formatting_that_traces_does_not_deadlock() {
     assert_eq!(value.map(|f| f.value.clone()), Some(TagValue::String("reentrant".into())));
 }
 
+/// A field whose `Debug` panics.
+struct Panics;
+impl std::fmt::Debug for Panics {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Debug panicked")
+    }
+}
+
+#[test]
+fn an_event_whose_field_panics_leaves_nothing_in_the_next_log() {
+    let h = Harness::new();
+    h.run(|| {
+        info_span!("span").in_scope(|| {
+            let panicked = std::panic::catch_unwind(|| tracing::info!(first = 1i64, bad = ?Panics, "lost"));
+            assert!(panicked.is_err());
+            tracing::info!(second = 2i64, "kept");
+        })
+    });
+    let s = &h.spans(1)[0];
+    let kept = s.logs.last().expect("the second event's log");
+    let keys: Vec<&str> = kept.fields.iter().map(|f| &*f.key).collect();
+    assert_eq!(keys, ["message", "second", "level"]);
+}
+
 #[test]
 fn max_logs_per_span_keeps_the_oldest_and_newest() {
     let h = Harness::with(|b| b.max_logs_per_span(5));

@@ -13,6 +13,7 @@ mod tests;
 
 use std::any::TypeId;
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use crate::export::stats::{incr, Origin};
 use crate::export::Shared;
 use crate::sampler::{ActiveSampler, SamplerParam, SamplingDecision};
 use crate::span::context::SpanContext;
-use crate::span::data::{Log, RefType, SpanRef, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
+use crate::span::data::{Log, RefType, SpanRef, Tag, TagValue, FLAG_DEBUG, FLAG_SAMPLED};
 use crate::span::id;
 use crate::span::mapping::{
     debug_id_tag, record_event, OperationNameVisitor, PriorityVisitor, SpanFieldEffects, TagVisitor,
@@ -70,6 +71,18 @@ enum Parent {
     Known(SpanContext),
 }
 
+/// Buffers an event's fields are recorded into before its span is locked (see `on_event`).
+/// Bounded: after each event it holds what a record had spare (see `span::record`).
+struct Scratch {
+    fields: Vec<Tag>,
+    /// Cleared strings for string values, swapped with a record's spare ones at each event.
+    strings: Vec<String>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { fields: Vec::new(), strings: Vec::new() }) };
+}
+
 impl JaegerLayer {
     /// The sampler's decision for a new root, keyed by the operation name it will be reported
     /// under: an `otel.name` given at creation, else the span name (jaeger-client-go's
@@ -92,6 +105,23 @@ impl JaegerLayer {
             }
         }
         sampler.decide(trace_id, meta.name())
+    }
+
+    /// Records an event into fresh buffers, for when this thread's scratch is in use (an
+    /// event logged from inside a field's `Debug`) or gone (thread exit).
+    #[cold]
+    fn log_unbuffered<S>(&self, span: &RegistrySpan<'_, S>, event: &Event<'_>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let (mut fields, mut spare) = (Vec::new(), Vec::new());
+        let error = record_event(event, &mut fields, &mut spare, self.inner.max_tag_value_length);
+        let log = Log { timestamp_us: self.inner.shared.clock.now_us(), fields };
+        let mut ext = span.extensions_mut();
+        if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
+            rec.logs.push(log, self.inner.max_logs_per_span);
+            rec.span.error |= error;
+        }
     }
 
     pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
@@ -223,7 +253,7 @@ where
         let rec = Some(rec);
 
         let origin = if local_root { Origin::Root } else { Origin::Child };
-        let state = SpanState { cx, frozen: false, origin, start_us, name: meta.name(), rec };
+        let state = SpanState { cx, frozen: false, origin, start_us, rec };
         if let Some(span) = ctx.span(id) {
             inner.shared.live_states.fetch_add(1, Ordering::AcqRel);
             span.extensions_mut().insert(state);
@@ -287,20 +317,39 @@ where
         }
         // Events outside any span, or in an unsampled one, cost one lookup and nothing else.
         let Some(span) = ctx.event_span(event) else { return };
-        // Borrow a cleared field vector and the spare strings from the record; the visitor
-        // (user code) runs with no guard held.
-        let (mut fields, mut spare) = {
+        // A read lock for the check: the write lock is taken once, to push the log.
+        let sampled = span.extensions().get::<SpanState>().is_some_and(|s| s.rec.is_some());
+        if !sampled {
+            return;
+        }
+        let max_len = self.inner.max_tag_value_length;
+        // The fields are recorded (user code: no guard held) into this thread's scratch
+        // buffers. A `Debug` impl that logs an event itself finds them in use and records
+        // into fresh ones.
+        let done = SCRATCH.try_with(|scratch| {
+            let Ok(mut scratch) = scratch.try_borrow_mut() else { return false };
+            let Scratch { fields, strings } = &mut *scratch;
+            // Empty unless a `Debug` impl panicked while the last event was recorded.
+            fields.clear();
+            let error = record_event(event, fields, strings, max_len);
+            let timestamp_us = self.inner.shared.clock.now_us();
             let mut ext = span.extensions_mut();
-            let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) else { return };
-            (rec.fields.pop().unwrap_or_default(), std::mem::take(&mut rec.strings))
-        };
-        let error = record_event(event, &mut fields, &mut spare, self.inner.max_tag_value_length);
-        let log = Log { timestamp_us: self.inner.shared.clock.now_us(), fields };
-        let mut ext = span.extensions_mut();
-        if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
-            rec.logs.push(log, self.inner.max_logs_per_span);
-            rec.span.error |= error;
-            rec.strings = spare;
+            if let Some(rec) = ext.get_mut::<SpanState>().and_then(|s| s.rec.as_mut()) {
+                // The log takes the scratch vector and leaves the record's spare one in its
+                // place; the spare strings change places too, so buffers keep circulating
+                // between the records and the exporter's pool.
+                let fields = std::mem::replace(fields, rec.fields.pop().unwrap_or_default());
+                rec.logs.push(Log { timestamp_us, fields }, self.inner.max_logs_per_span);
+                rec.span.error |= error;
+                std::mem::swap(strings, &mut rec.strings);
+            } else {
+                // Closed or unsampled meanwhile (`set_parent`): nothing to log into.
+                fields.clear();
+            }
+            true
+        });
+        if !matches!(done, Ok(true)) {
+            self.log_unbuffered(&span, event);
         }
     }
 

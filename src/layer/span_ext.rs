@@ -197,7 +197,9 @@ impl JaegerSpanExt for Span {
     }
 
     fn set_parent(&self, parent: SpanContext) -> Result<(), SetParentError> {
-        with_state(self, |state, inner| state.set_parent(parent, inner)).unwrap_or(Ok(()))
+        // The name of a recording started late; read from the span, not kept in its state.
+        let name = self.metadata().map_or("", |m| m.name());
+        with_state(self, |state, inner| state.set_parent(parent, name, inner)).unwrap_or(Ok(()))
     }
 
     fn baggage_item(&self, key: &str) -> Option<String> {
@@ -248,8 +250,14 @@ pub(crate) const MAX_BAGGAGE_VALUE_LENGTH: usize = 2048;
 
 impl SpanState {
     /// Re-parents the span under a remote context (or starts a debug/baggage-carrying trace
-    /// from a context with no trace id). Refused once the context was observed.
-    pub(crate) fn set_parent(&mut self, remote: SpanContext, inner: &Inner) -> Result<(), SetParentError> {
+    /// from a context with no trace id). Refused once the context was observed. `name` is the
+    /// span's name, the operation of a recording that starts here.
+    pub(crate) fn set_parent(
+        &mut self,
+        remote: SpanContext,
+        name: &'static str,
+        inner: &Inner,
+    ) -> Result<(), SetParentError> {
         if self.frozen {
             return Err(SetParentError::already_observed());
         }
@@ -284,7 +292,7 @@ impl SpanState {
             // everything from now on is.
             (false, true) => {
                 let mut rec = inner.shared.pool.take();
-                rec.span.operation = Cow::Borrowed(self.name);
+                rec.span.operation = Cow::Borrowed(name);
                 self.rec = Some(rec);
             }
             (true, false) => self.rec = None,

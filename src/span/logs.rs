@@ -15,11 +15,20 @@ pub(crate) struct SpanLogs {
 }
 
 impl SpanLogs {
+    /// Inlined (the layer's callbacks are generic, so a plain call from them stays a call):
+    /// the common case is one `Vec::push`; the ring is the cold part.
+    #[inline]
     pub(crate) fn push(&mut self, log: Log, max: usize) {
         if max == 0 || self.logs.len() < max {
             self.logs.push(log);
             return;
         }
+        self.overwrite(log, max);
+    }
+
+    /// Puts `log` in the ring's next slot, over its oldest log.
+    #[cold]
+    fn overwrite(&mut self, log: Log, max: usize) {
         let head = (max - 1) / 2;
         let ring = max - head;
         self.logs[head + self.next] = log;
