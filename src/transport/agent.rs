@@ -91,9 +91,27 @@ pub(crate) fn post(
     agent.post(url).config().timeout_global(budget).max_redirects(0).max_redirects_will_error(false).build()
 }
 
+/// Whether an I/O error of a request is worth another attempt: a connection that failed,
+/// was reset or closed is; `InvalidData` is not. That is what rustls reports through ureq
+/// for a TLS handshake that fails (a certificate that does not verify, no common protocol:
+/// rustls `conn.complete_io`) and what a malformed response gives, both of which would
+/// fail the same way again until the timeout.
+pub(crate) fn worth_retrying(error: &std::io::Error) -> bool {
+    error.kind() != std::io::ErrorKind::InvalidData
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropped_connections_are_retried_and_failed_handshakes_are_not() {
+        use std::io::{Error, ErrorKind};
+        for kind in [ErrorKind::ConnectionReset, ErrorKind::UnexpectedEof, ErrorKind::BrokenPipe] {
+            assert!(worth_retrying(&Error::from(kind)), "{kind:?}");
+        }
+        assert!(!worth_retrying(&Error::new(ErrorKind::InvalidData, "invalid peer certificate")));
+    }
 
     #[test]
     fn plain_http_urls_with_a_host_are_accepted() {

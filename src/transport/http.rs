@@ -238,7 +238,7 @@ impl HttpTransport {
 /// rest (bad URL, protocol violations) would fail the same way again.
 fn classify(error: ureq::Error) -> Failure {
     match error {
-        ureq::Error::Io(e) => Failure { error: e, retry: true },
+        ureq::Error::Io(e) => Failure { retry: super::agent::worth_retrying(&e), error: e },
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => Failure {
             error: io::Error::new(io::ErrorKind::ConnectionRefused, error.to_string()),
             retry: true,

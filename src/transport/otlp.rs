@@ -254,7 +254,10 @@ impl OtlpSend for OtlpTransport {
 /// budget; anything else (a bad URL, a protocol violation) would fail again.
 fn classify(error: ureq::Error) -> Failure {
     let (error, retry) = match error {
-        ureq::Error::Io(e) => (e, true),
+        ureq::Error::Io(e) => {
+            let retry = agent::worth_retrying(&e);
+            (e, retry)
+        }
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
             (io::Error::new(io::ErrorKind::ConnectionRefused, error.to_string()), true)
         }
