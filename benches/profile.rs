@@ -67,7 +67,8 @@ fn metadata() -> &'static tracing::Metadata<'static> {
 }
 
 fn main() {
-    let case = std::env::args().nth(1).unwrap_or_else(|| "sampled_a".into());
+    // `cargo bench` passes `--bench` (and criterion-style flags): not case names.
+    let case = std::env::args().skip(1).find(|a| !a.starts_with("--")).unwrap_or_else(|| "sampled_a".into());
     if let Some(wire) = case.strip_prefix("encode_") {
         use jaeger_layer::__bench::{OtlpWorkload, Workload};
         let bytes = match wire {
