@@ -91,13 +91,28 @@ pub(crate) fn post(
     agent.post(url).config().timeout_global(budget).max_redirects(0).max_redirects_will_error(false).build()
 }
 
-/// Whether an I/O error of a request is worth another attempt: a connection that failed,
-/// was reset or closed is; `InvalidData` is not. That is what rustls reports through ureq
-/// for a TLS handshake that fails (a certificate that does not verify, no common protocol:
-/// rustls `conn.complete_io`) and what a malformed response gives, both of which would
-/// fail the same way again until the timeout.
-pub(crate) fn worth_retrying(error: &std::io::Error) -> bool {
-    error.kind() != std::io::ErrorKind::InvalidData
+/// A failed request (no response) as an I/O error, and whether it is worth another
+/// attempt. A connection that failed, was refused, reset or closed is. A timeout has used up
+/// the budget. `InvalidData` is not: that is what rustls reports through ureq for a TLS
+/// handshake that fails (a certificate that does not verify, no common protocol: rustls
+/// `conn.complete_io`) and what a malformed response gives, both of which would fail the
+/// same way again; neither is the rest (a bad URL, a protocol violation). `what` names the
+/// request in the timeout's message ("OTLP request").
+pub(crate) fn request_failure(error: ureq::Error, what: &str) -> (std::io::Error, bool) {
+    use std::io::{Error, ErrorKind};
+    match error {
+        ureq::Error::Io(e) => {
+            let retry = e.kind() != ErrorKind::InvalidData;
+            (e, retry)
+        }
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            (Error::new(ErrorKind::ConnectionRefused, error.to_string()), true)
+        }
+        ureq::Error::Timeout(t) => {
+            (Error::new(ErrorKind::TimedOut, format!("{what} timed out ({t})")), false)
+        }
+        other => (Error::other(other.to_string()), false),
+    }
 }
 
 #[cfg(test)]
@@ -107,10 +122,14 @@ mod tests {
     #[test]
     fn dropped_connections_are_retried_and_failed_handshakes_are_not() {
         use std::io::{Error, ErrorKind};
+        let retry = |e: ureq::Error| request_failure(e, "test request").1;
         for kind in [ErrorKind::ConnectionReset, ErrorKind::UnexpectedEof, ErrorKind::BrokenPipe] {
-            assert!(worth_retrying(&Error::from(kind)), "{kind:?}");
+            assert!(retry(ureq::Error::Io(Error::from(kind))), "{kind:?}");
         }
-        assert!(!worth_retrying(&Error::new(ErrorKind::InvalidData, "invalid peer certificate")));
+        assert!(retry(ureq::Error::ConnectionFailed) && retry(ureq::Error::HostNotFound));
+        assert!(!retry(ureq::Error::Io(Error::new(ErrorKind::InvalidData, "invalid peer certificate"))));
+        let (timeout, again) = request_failure(ureq::Error::Timeout(ureq::Timeout::Global), "test request");
+        assert!(!again && timeout.to_string().starts_with("test request timed out"), "{timeout}");
     }
 
     #[test]

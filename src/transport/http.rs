@@ -234,21 +234,10 @@ impl HttpTransport {
     }
 }
 
-/// Connection-level failures are worth another try; a timeout has used up the budget, and the
-/// rest (bad URL, protocol violations) would fail the same way again.
+/// What a request that got no response failed of (see [`super::agent::request_failure`]).
 fn classify(error: ureq::Error) -> Failure {
-    match error {
-        ureq::Error::Io(e) => Failure { retry: super::agent::worth_retrying(&e), error: e },
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => Failure {
-            error: io::Error::new(io::ErrorKind::ConnectionRefused, error.to_string()),
-            retry: true,
-        },
-        ureq::Error::Timeout(t) => Failure {
-            error: io::Error::new(io::ErrorKind::TimedOut, format!("collector request timed out ({t})")),
-            retry: false,
-        },
-        other => Failure { error: io::Error::other(other.to_string()), retry: false },
-    }
+    let (error, retry) = super::agent::request_failure(error, "collector request");
+    Failure { error, retry }
 }
 
 impl Transport for HttpTransport {

@@ -250,22 +250,10 @@ impl OtlpSend for OtlpTransport {
     }
 }
 
-/// Connection failures and disconnects are retried (with backoff); a timeout has used up the
-/// budget; anything else (a bad URL, a protocol violation) would fail again.
+/// What a request that got no response failed of (see [`agent::request_failure`]); a retry
+/// waits out the backoff.
 fn classify(error: ureq::Error) -> Failure {
-    let (error, retry) = match error {
-        ureq::Error::Io(e) => {
-            let retry = agent::worth_retrying(&e);
-            (e, retry)
-        }
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
-            (io::Error::new(io::ErrorKind::ConnectionRefused, error.to_string()), true)
-        }
-        ureq::Error::Timeout(t) => {
-            (io::Error::new(io::ErrorKind::TimedOut, format!("OTLP request timed out ({t})")), false)
-        }
-        other => (io::Error::other(other.to_string()), false),
-    };
+    let (error, retry) = agent::request_failure(error, "OTLP request");
     Failure { error, retry, retry_after: None }
 }
 
