@@ -2,7 +2,9 @@
 //! does): no subscriber, the floor
 //! (`registry()` + a no-op layer), the least a layer with per-span state costs, our layer
 //! unsampled, our layer sampled (exporter keeping up: flushed between timed bursts, untimed),
-//! to the UDP agent and over OTLP/HTTP.
+//! to the UDP agent and over OTLP/HTTP; and an ablation, the least a layer exporting every
+//! span to another thread does (`support/minimal.rs`). The group `event_in_span` measures
+//! the cost of one event in a sampled span, as the difference of two rungs.
 //!
 //! Run: `cargo bench -p jaeger-layer-benches --bench layer`. Quote ratios against the floor,
 //! never absolute numbers.
@@ -19,7 +21,8 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::Registry;
 
 mod support;
-use support::{ours, ours_otlp, timed_bursts, NoopLayer, OtlpSink};
+use support::minimal::MinimalExporter;
+use support::{ours, ours_otlp, timed_bursts, timed_bursts_then, NoopLayer, OtlpSink};
 
 /// The least a layer with per-span state does: put a small value in each new span's
 /// extensions and take it out at close (two span look-ups, two extension locks, the
@@ -80,6 +83,23 @@ fn ladder(c: &mut Criterion) {
         let dispatch = Dispatch::new(Registry::default().with(StatefulLayer));
         b.iter_custom(|iters| bursts(&dispatch, None, iters))
     });
+    group.bench_function("minimal_exporting_layer", |b| {
+        // An ablation (`support/minimal.rs`): the least a layer exporting every span to
+        // another thread does. Our sampled rungs against it are what our own choices cost.
+        let (layer, consumer) = MinimalExporter::start();
+        let dispatch = Dispatch::new(Registry::default().with(layer));
+        b.iter_custom(|iters| {
+            timed_bursts_then(
+                &dispatch,
+                iters,
+                BURST,
+                |_, n| (0..n).for_each(root_span_3_fields),
+                || {
+                    assert_eq!(consumer.drain(), 0, "the ablation must keep up too");
+                },
+            )
+        })
+    });
     group.bench_function("jaeger_unsampled", |b| {
         let (dispatch, guard) = ours(Sampler::never(), &sink);
         b.iter_custom(|iters| bursts(&dispatch, Some(&guard), iters))
@@ -118,9 +138,62 @@ fn ladder(c: &mut Criterion) {
     group.finish();
 }
 
+/// Workload a) with one 2-field event inside the span.
+#[inline]
+fn root_span_3_fields_one_event(i: u64) {
+    let span = tracing::info_span!("checkout", order = i as i64, user = "ada", paid = true);
+    let _g = span.enter();
+    tracing::info!(item = i as i64, ok = true, "added to cart");
+    black_box(&span);
+}
+
+/// The cost of one event in a sampled span: each pair of rungs is the same span without and
+/// with an event, so the difference is the event's cost, for the floor, the ablation layer
+/// and ours.
+fn event(c: &mut Criterion) {
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut group = c.benchmark_group("event_in_span");
+    type Unit = fn(u64);
+    let units: [(&str, Unit); 2] =
+        [("span", root_span_3_fields), ("span_and_event", root_span_3_fields_one_event)];
+    for (name, unit) in units {
+        group.bench_function(format!("floor/{name}"), |b| {
+            let dispatch = Dispatch::new(Registry::default().with(NoopLayer));
+            b.iter_custom(|iters| timed_bursts(&dispatch, None, iters, BURST, |_, n| (0..n).for_each(unit)))
+        });
+    }
+    for (name, unit) in units {
+        group.bench_function(format!("minimal_exporting_layer/{name}"), |b| {
+            let (layer, consumer) = MinimalExporter::start();
+            let dispatch = Dispatch::new(Registry::default().with(layer));
+            b.iter_custom(|iters| {
+                timed_bursts_then(
+                    &dispatch,
+                    iters,
+                    BURST,
+                    |_, n| (0..n).for_each(unit),
+                    || {
+                        assert_eq!(consumer.drain(), 0, "the ablation must keep up too");
+                    },
+                )
+            })
+        });
+    }
+    for (name, unit) in units {
+        group.bench_function(format!("jaeger_sampled/{name}"), |b| {
+            let (dispatch, guard) = ours(Sampler::always(), &sink);
+            b.iter_custom(|iters| {
+                timed_bursts(&dispatch, Some(&guard), iters, BURST, |_, n| (0..n).for_each(unit))
+            });
+            assert_eq!(guard.stats().spans_dropped_queue_full, 0, "the exporter must keep up in this bench");
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = ladder
+    targets = ladder, event
 }
 criterion_main!(benches);

@@ -13,7 +13,8 @@
 //! ```
 //! Cases: `floor_a`, `unsampled_a`, `sampled_a` (workload a: a root span with 3 fields),
 //! `sampled_a_event` (the same span with one 2-field event: its difference from `sampled_a`
-//! is the cost of an event), `floor_a_event`. Prints the units run; Ir / units is the cost.
+//! is the cost of an event), `floor_a_event`; `minimal_a`, `minimal_a_event`: the ablation
+//! layer of `support/minimal.rs` (the least a layer exporting every span does). Prints the units run; Ir / units is the cost.
 //! Exporter-thread cases, the encode-and-batch step alone (no socket), toggled on
 //! `profile::encoded`: `encode_compact` (Thrift, UDP agent), `encode_otlp`.
 
@@ -92,8 +93,15 @@ fn main() {
         return;
     }
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut minimal = None;
     let (dispatch, guard) = match case.as_str() {
         "floor_a" | "floor_a_event" => (floor(), None),
+        "minimal_a" | "minimal_a_event" => {
+            use tracing_subscriber::prelude::*;
+            let (layer, consumer) = support::minimal::MinimalExporter::start();
+            minimal = Some(consumer);
+            (Dispatch::new(tracing_subscriber::Registry::default().with(layer)), None)
+        }
         "unsampled_a" => {
             let (d, g) = ours(Sampler::never(), &sink);
             (d, Some(g))
@@ -107,14 +115,19 @@ fn main() {
     let unit: fn(u64) = if case.ends_with("_event") { span_a_event } else { span_a };
     // One untimed round first, so pools and caches are warm as in steady state.
     measured_warm(&dispatch, unit);
-    if let Some(g) = &guard {
-        let _ = g.flush(Duration::from_secs(10));
-    }
-    for r in 0..ROUNDS {
-        measured(&dispatch, r * PER_ROUND, PER_ROUND, unit);
-        if let Some(g) = &guard {
+    let settle = |guard: &Option<jaeger_layer::ExporterGuard>| {
+        if let Some(g) = guard {
             let _ = g.flush(Duration::from_secs(10));
         }
+        // The ablation layer's records go back to its pool between rounds, as ours do.
+        if let Some(c) = &minimal {
+            c.drain();
+        }
+    };
+    settle(&guard);
+    for r in 0..ROUNDS {
+        measured(&dispatch, r * PER_ROUND, PER_ROUND, unit);
+        settle(&guard);
     }
     if let Some(g) = &guard {
         let s = g.stats();

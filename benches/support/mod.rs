@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod minimal;
+
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -63,7 +65,23 @@ pub fn timed_bursts(
     flush: Option<&ExporterGuard>,
     iters: u64,
     per_burst: u64,
+    burst: impl FnMut(u64, u64),
+) -> Duration {
+    let between = || {
+        if let Some(g) = flush {
+            let _ = g.flush(FLUSH_TIMEOUT);
+        }
+    };
+    timed_bursts_then(dispatch, iters, per_burst, burst, between)
+}
+
+/// [`timed_bursts`] with `between` run (untimed) after each burst.
+pub fn timed_bursts_then(
+    dispatch: &Dispatch,
+    iters: u64,
+    per_burst: u64,
     mut burst: impl FnMut(u64, u64),
+    mut between: impl FnMut(),
 ) -> Duration {
     let mut total = Duration::ZERO;
     let mut done = 0;
@@ -74,9 +92,7 @@ pub fn timed_bursts(
             burst(done, n);
             total += start.elapsed();
             done += n;
-            if let Some(g) = flush {
-                let _ = g.flush(FLUSH_TIMEOUT);
-            }
+            between();
         }
     });
     total
