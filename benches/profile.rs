@@ -16,7 +16,8 @@
 //! is the cost of an event), `floor_a_event`; `minimal_a`, `minimal_a_event`: the ablation
 //! layer of `support/minimal.rs` (the least a layer exporting every span does). Prints the units run; Ir / units is the cost.
 //! Exporter-thread cases, the encode-and-batch step alone (no socket), toggled on
-//! `profile::encoded`: `encode_compact` (Thrift, UDP agent), `encode_otlp`.
+//! `profile::encoded`: `encode_compact` (Thrift, UDP agent), `encode_otlp`. `bytes_a` (not for
+//! callgrind) prints the bytes per span on the wire with and without the metadata tags.
 
 use std::hint::black_box;
 use std::net::UdpSocket;
@@ -92,6 +93,10 @@ fn main() {
         );
         return;
     }
+    if case == "bytes_a" {
+        bytes_per_span();
+        return;
+    }
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut minimal = None;
     let (dispatch, guard) = match case.as_str() {
@@ -134,6 +139,46 @@ fn main() {
         assert_eq!(s.spans_dropped_queue_full, 0, "{s:?}");
     }
     println!("{case}: {} units", ROUNDS * PER_ROUND);
+}
+
+/// Not a callgrind case: the bytes per span of workload a) on the wire to the agent, from
+/// the datagrams a loopback socket receives, with the metadata tags (`code.*`, `level`) on
+/// (the default) and off, and with 64-bit trace ids.
+fn bytes_per_span() {
+    use jaeger_layer::JaegerLayer;
+    use tracing_subscriber::prelude::*;
+    type Setting = fn(jaeger_layer::Builder) -> jaeger_layer::Builder;
+    let settings: [(&str, Setting); 3] = [
+        ("defaults", |b| b),
+        ("metadata_tags(false)", |b| b.metadata_tags(false)),
+        ("metadata_tags(false), 64-bit trace ids", |b| b.metadata_tags(false).trace_id_128bit(false)),
+    ];
+    for (name, setting) in settings {
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        // Room for every datagram of the round (they are read after the flush).
+        let _ = socket2::SockRef::from(&sink).set_recv_buffer_size(4 << 20);
+        let builder = JaegerLayer::builder()
+            .service_name("bench")
+            .agent_endpoint(sink.local_addr().unwrap().to_string())
+            .sampler(Sampler::always());
+        let (layer, guard) = setting(builder).build().unwrap();
+        let dispatch = Dispatch::new(tracing_subscriber::Registry::default().with(layer));
+        tracing::dispatcher::with_default(&dispatch, || (0..PER_ROUND).for_each(span_a));
+        guard.flush(Duration::from_secs(10)).unwrap();
+        let (mut buf, mut bytes, mut datagrams, mut spans) = (vec![0u8; 65_536], 0, 0, 0u64);
+        sink.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        while let Ok(n) = sink.recv(&mut buf) {
+            let batch = jaeger_layer::receiver::decode_datagram(&buf[..n]).expect("a well-formed datagram");
+            spans += batch.spans.len() as u64;
+            bytes += n;
+            datagrams += 1;
+        }
+        println!(
+            "{name}: {} bytes per span ({datagrams} datagrams, envelope included)",
+            bytes as u64 / spans.max(1)
+        );
+        assert_eq!(spans, PER_ROUND, "every span arrives");
+    }
 }
 
 #[inline(never)]
