@@ -50,9 +50,9 @@ fn vm_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-pub fn run(tool_name: &str, phase: &str, agent: &str, sizes: &Sizes) {
-    let sink = Sink::new(agent.parse().expect("agent address"));
-    let tool = tools::make(tool_name, sink.addr());
+pub fn run(tool_name: &str, phase: &str, agent: &str, otlp: &str, sizes: &Sizes) {
+    let sink = Sink::new(agent.parse().expect("agent address"), otlp.parse().expect("OTLP address"));
+    let tool = tools::make(tool_name, sink.addr(), sink.otlp_addr());
     match phase {
         "keepup" => keepup(&*tool, &sink, sizes),
         "sat-a" => saturated(&*tool, &sink, Workload::A, sizes),
@@ -63,7 +63,7 @@ pub fn run(tool_name: &str, phase: &str, agent: &str, sizes: &Sizes) {
 }
 
 fn print_drops(tool: &dyn Tool, created: u64, before: u64) {
-    if let Some((n, text)) = tool.drops(created) {
+    if let Some((n, text)) = tool.final_drops(created) {
         println!("R drops {} {}", n - before, text);
     }
 }

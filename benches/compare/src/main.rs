@@ -27,7 +27,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick") || std::env::var_os("COMPARE_QUICK").is_some();
     if args.get(1).map(String::as_str) == Some("child") {
-        child::run(&args[2], &args[3], &args[4], &child::Sizes::get(quick));
+        child::run(&args[2], &args[3], &args[4], &args[5], &child::Sizes::get(quick));
         // Exit without the tools' shutdown paths: their results are printed already.
         std::process::exit(0);
     }
@@ -83,7 +83,7 @@ fn run_child(tool: &str, phase: &str, quick: bool) -> Output {
     let sink = sink::Sink::start().expect("sink");
     let exe = std::env::current_exe().expect("current exe");
     let mut cmd = Command::new(exe);
-    cmd.args(["child", tool, phase, &sink.addr().to_string()])
+    cmd.args(["child", tool, phase, &sink.addr().to_string(), &sink.otlp_addr().to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -121,6 +121,7 @@ fn run_child(tool: &str, phase: &str, quick: bool) -> Output {
         .collect();
     sink.drain();
     out.insert("datagrams".into(), sink.datagrams().to_string());
+    out.insert("requests".into(), sink.requests().to_string());
     out.insert("bytes".into(), sink.bytes().to_string());
     out.insert(
         "decode_errors".into(),

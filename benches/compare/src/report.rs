@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::tools::label;
 use crate::Output;
 
 pub struct Machine {
@@ -286,7 +287,8 @@ impl Results {
                     let r = if is_keepup { self.keepup(tool, w) } else { self.saturated(tool, w) };
                     let _ = writeln!(
                         s,
-                        "| {tool} | {wl} | {mode} | {} | {} | {} | {} | {} | {} |",
+                        "| {} | {wl} | {mode} | {} | {} | {} | {} | {} | {} |",
+                        label(tool),
                         r.ns.map_or("failed".into(), |v| format!("{v:.0}")),
                         r.range,
                         ratio(r.ns, floor),
@@ -319,7 +321,8 @@ impl Results {
             let exported = tool != "floor";
             let _ = writeln!(
                 s,
-                "| {tool} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                label(tool),
                 rss.map_or("failed".into(), |k| format!("{:.1} MiB", k / 1024.0)),
                 match (rss, floor_rss) {
                     (Some(r), Some(f)) if exported => format!("{:+.1} MiB", (r - f) / 1024.0),
@@ -349,31 +352,46 @@ impl Results {
             s,
             "- Every peer built and ran; none was left out. Raw data: `results-raw.tsv` \
              (`cargo run --release -- --from-raw results-raw.tsv` writes this report again from it).\n\
-             - Settings changed from the defaults (README.md): tracing-opentelemetry with \
+             - Settings changed from the defaults (README.md): tracing-opentelemetry 0.24 with \
              `with_auto_split_batch(true)` (with the default, a 512-span batch over 65,000 bytes is \
              refused whole and almost nothing arrives) and OpenTelemetry's global error handler \
-             counting instead of printing; rustracing with a `bounded(16384)` span channel and a \
-             reporting loop of at most 100 spans per datagram (rustracing has no loop of its own).\n\
+             counting instead of printing; tracing-opentelemetry 0.34 + OTLP with a global \
+             subscriber counting the SDK's internal logs (its only drop report); rustracing with a \
+             `bounded(16384)` span channel and a reporting loop of at most 100 spans per datagram \
+             (rustracing has no loop of its own).\n\
+             - UDP tools send compact Thrift `emitBatch` datagrams, OTLP tools protobuf \
+             `ExportTraceServiceRequest`s over HTTP/1.1 (neither compresses by default); the sink \
+             answers each request as soon as it has read the body and decodes later, untimed.\n\
+             - tracing-opentelemetry 0.34's drops are the `dropped_span_count` its \
+             `BatchSpanProcessor` logs at shutdown (the harness shuts it down at the end of each run); \
+             export errors are logged without a span count, so spans in a failed export would be \
+             `unaccounted`.\n\
              - fastrace counts no drops: in saturated runs, what overflowed the thread's channel waits in \
              that thread's deque until the thread sends again (the bracketed figure); in the 2-thread \
              run the producer threads end, and what does not fit in the ring is discarded when they \
              exit (`unaccounted`).\n\
              - rustracing counts no drops (`try_send` result ignored): its `drops` are the harness's \
              count of spans created that never reached the reporting loop.\n\
-             - jaeger-layer's drops are `ExporterGuard::stats()`; its `unaccounted` should be 0 \
-             unless the sink's own socket dropped datagrams (then said in the cell)."
+             - jaeger-layer's drops (both transports) are `ExporterGuard::stats()`; its `unaccounted` \
+             should be 0 unless the sink's own socket dropped datagrams (then said in the cell)."
         );
 
-        let _ = writeln!(s, "\n## Every run: drops as each tool counts them, datagrams, decode errors\n");
+        let _ = writeln!(
+            s,
+            "\n## Every run: drops as each tool counts them, datagrams / OTLP requests, decode errors\n"
+        );
         for (tool, phase, o) in &self.runs {
             if tool == "floor" && !o.contains_key("error") {
                 continue;
             }
             let _ = writeln!(
                 s,
-                "- {tool} {phase}: drops {}; sink: datagrams {}, bytes {}, decode errors {}, dropped by the kernel {}{}",
+                "- {} {phase}: drops {}; sink: datagrams {}, OTLP requests {}, bytes {}, decode errors {}, \
+                 dropped by the kernel {}{}",
+                label(tool),
                 o.get("drops").map_or("–", String::as_str),
                 o.get("datagrams").map_or("–", String::as_str),
+                o.get("requests").map_or("–", String::as_str),
                 o.get("bytes").map_or("–", String::as_str),
                 o.get("decode_errors").map_or("–", |v| v.trim()),
                 o.get("sink_kernel_drops").map_or("–", String::as_str),
@@ -385,9 +403,10 @@ impl Results {
 
     /// Horizontal bars of the median ns/span: rows keep-up / saturated, columns a / b.
     pub fn svg(&self, tools: &[String]) -> String {
-        const PANEL_W: f64 = 580.0;
+        const PANEL_W: f64 = 700.0;
         const BAR_H: f64 = 22.0;
-        const LABEL_W: f64 = 150.0;
+        // Room for "tracing-opentelemetry 0.24 + Jaeger (UDP)".
+        const LABEL_W: f64 = 270.0;
         let panel_h = 40.0 + BAR_H * tools.len() as f64 + 10.0;
         let (w, h) = (2.0 * PANEL_W + 20.0, 40.0 + 2.0 * panel_h + 10.0);
         let mut s = String::new();
@@ -413,7 +432,7 @@ impl Results {
                 let vals: Vec<Option<f64>> = rows.iter().map(|r| r.ns).collect();
                 let floor = tools.iter().position(|t| t == "floor").and_then(|i| vals[i]);
                 let max = vals.iter().flatten().cloned().fold(1.0, f64::max);
-                let bar_max = PANEL_W - LABEL_W - 260.0;
+                let bar_max = PANEL_W - LABEL_W - 250.0;
                 let _ = writeln!(
                     s,
                     r#"<text x="{x0}" y="{}" font-weight="bold">{w_label} — {mode}</text>"#,
@@ -423,9 +442,10 @@ impl Results {
                     let y = y0 + 28.0 + i as f64 * BAR_H;
                     let _ = writeln!(
                         s,
-                        r#"<text x="{}" y="{}" text-anchor="end">{tool}</text>"#,
+                        r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
                         x0 + LABEL_W - 6.0,
-                        y + 14.0
+                        y + 14.0,
+                        label(tool)
                     );
                     let Some(v) = v else {
                         let _ = writeln!(s, r#"<text x="{}" y="{}">failed</text>"#, x0 + LABEL_W, y + 14.0);
@@ -474,7 +494,9 @@ fn color(tool: &str) -> &'static str {
     match tool {
         "floor" => "#9e9e9e",
         "jaeger-layer" => "#1f77b4",
+        "jaeger-layer-otlp" => "#6baed6",
         "tracing-opentelemetry" => "#ff7f0e",
+        "tracing-opentelemetry-otlp" => "#fdae6b",
         "fastrace" => "#2ca02c",
         "rustracing" => "#9467bd",
         _ => "#444444",
@@ -517,6 +539,8 @@ fn versions() -> String {
         "opentelemetry",
         "opentelemetry_sdk",
         "opentelemetry-jaeger",
+        "opentelemetry-otlp",
+        "reqwest",
         "tokio",
         "fastrace",
         "fastrace-jaeger",

@@ -40,7 +40,27 @@ impl Workload {
     }
 }
 
-pub const TOOLS: [&str; 5] = ["floor", "jaeger-layer", "tracing-opentelemetry", "fastrace", "rustracing"];
+/// The `--tools` names, in the report's order.
+pub const TOOLS: [&str; 7] = [
+    "floor",
+    "jaeger-layer",
+    "jaeger-layer-otlp",
+    "tracing-opentelemetry",
+    "tracing-opentelemetry-otlp",
+    "fastrace",
+    "rustracing",
+];
+
+/// How the report names a tool: with its transport where a stack has two.
+pub fn label(name: &str) -> &str {
+    match name {
+        "jaeger-layer" => "jaeger-layer (UDP)",
+        "jaeger-layer-otlp" => "jaeger-layer (OTLP)",
+        "tracing-opentelemetry" => "tracing-opentelemetry 0.24 + Jaeger (UDP)",
+        "tracing-opentelemetry-otlp" => "tracing-opentelemetry 0.34 + OTLP",
+        other => other,
+    }
+}
 
 /// One tool, ready to run workloads on any thread.
 pub trait Tool: Send + Sync {
@@ -60,23 +80,31 @@ pub trait Tool: Send + Sync {
     /// Spans lost before the socket and how they are counted, given the spans `created` so
     /// far (cumulative); `None` for the floor.
     fn drops(&self, created: u64) -> Option<(u64, String)>;
+    /// `drops` at the end of a run (nothing is created after it): a tool that reports its
+    /// count only when it shuts down is shut down here.
+    fn final_drops(&self, created: u64) -> Option<(u64, String)> {
+        self.drops(created)
+    }
 }
 
-pub fn make(name: &str, agent: SocketAddr) -> Box<dyn Tool> {
+/// `agent`: the sink's UDP agent address; `otlp`: its OTLP/HTTP listener.
+pub fn make(name: &str, agent: SocketAddr, otlp: SocketAddr) -> Box<dyn Tool> {
     match name {
         "floor" => Box::new(Tracing {
             dispatch: Dispatch::new(tracing_subscriber::registry().with(Noop)),
             kind: Kind::Floor,
         }),
         "jaeger-layer" => Box::new(ours(agent)),
+        "jaeger-layer-otlp" => Box::new(ours_otlp(otlp)),
         "tracing-opentelemetry" => Box::new(otel(agent)),
+        "tracing-opentelemetry-otlp" => Box::new(otel_otlp(otlp)),
         "fastrace" => Box::new(Fastrace::new(agent)),
         "rustracing" => Box::new(Rustracing::new(agent)),
         other => panic!("unknown tool {other}"),
     }
 }
 
-// === tracing-based tools: the floor, us, tracing-opentelemetry ===
+// === tracing-based tools: the floor, us, tracing-opentelemetry (0.24 and 0.34) ===
 
 struct Noop;
 impl<S: tracing::Subscriber> Layer<S> for Noop {}
@@ -85,6 +113,7 @@ enum Kind {
     Floor,
     Ours(jaeger_layer::ExporterGuard),
     Otel { provider: opentelemetry_sdk::trace::TracerProvider, _rt: tokio::runtime::Runtime },
+    OtelOtlp(opentelemetry_sdk_033::trace::SdkTracerProvider),
 }
 
 struct Tracing {
@@ -135,6 +164,15 @@ impl Tool for Tracing {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
+            Kind::OtelOtlp(provider) => {
+                // Refused only while its control channel (64 messages) is full: retry, bounded.
+                for _ in 0..200 {
+                    if provider.force_flush().is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
         }
     }
     fn exports(&self) -> bool {
@@ -164,7 +202,30 @@ impl Tool for Tracing {
                 }
                 Some((full, text))
             }
+            // The SDK tells its count only at shutdown (`final_drops`). Before the end, the
+            // harness asks only after a flushed warm-up of ~1000 spans, under the 2048-span
+            // queue, which drops nothing.
+            Kind::OtelOtlp(_) => Some((0, "counted at shutdown only".into())),
         }
+    }
+    fn final_drops(&self, created: u64) -> Option<(u64, String)> {
+        let Kind::OtelOtlp(provider) = &self.kind else { return self.drops(created) };
+        // `shutdown` logs "BatchSpanProcessor.SpansDropped" with the processor's lifetime
+        // count (if not 0); this thread is outside the tool's dispatcher, so the event goes to
+        // the global `OtelLogs` subscriber.
+        let shutdown = provider.shutdown();
+        let logs = OTEL_LOGS.lock().unwrap();
+        let mut text = format!(
+            "queue_full={} (SDK log at shutdown) export_errors={} other_warnings={}",
+            logs.dropped, logs.export_errors, logs.other
+        );
+        if let Err(e) = shutdown {
+            text.push_str(&format!(" shutdown: {e}"));
+        }
+        if let Some(first) = &logs.first {
+            text.push_str(&format!(" (first: {first})"));
+        }
+        Some((logs.dropped, text))
     }
 }
 
@@ -173,6 +234,17 @@ fn ours(agent: SocketAddr) -> Tracing {
     let (layer, guard) = jaeger_layer::JaegerLayer::builder()
         .service_name("compare")
         .agent_endpoint(agent.to_string())
+        .build()
+        .expect("jaeger-layer builds");
+    Tracing { dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)), kind: Kind::Ours(guard) }
+}
+
+/// jaeger-layer over OTLP/HTTP (feature `otlp`) to the sink's endpoint, otherwise as
+/// [`ours`].
+fn ours_otlp(otlp: SocketAddr) -> Tracing {
+    let (layer, guard) = jaeger_layer::JaegerLayer::builder()
+        .service_name("compare")
+        .otlp_endpoint(format!("http://{otlp}"))
         .build()
         .expect("jaeger-layer builds");
     Tracing { dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)), kind: Kind::Ours(guard) }
@@ -216,6 +288,102 @@ fn otel(agent: SocketAddr) -> Tracing {
     Tracing {
         dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
         kind: Kind::Otel { provider, _rt: rt },
+    }
+}
+
+/// What the 0.3x SDK's internal logs said (feature `internal-logs`, events through `tracing`
+/// with target `opentelemetry*`). The global error handler is gone since opentelemetry 0.28.
+#[derive(Default)]
+struct OtelLogCounts {
+    /// `dropped_span_count` of "BatchSpanProcessor.SpansDropped", logged at shutdown.
+    dropped: u64,
+    /// "BatchSpanProcessor.ExportError": a batch that failed (its size is not logged).
+    export_errors: u64,
+    /// Other warnings and errors.
+    other: u64,
+    first: Option<String>,
+}
+
+static OTEL_LOGS: Mutex<OtelLogCounts> =
+    Mutex::new(OtelLogCounts { dropped: 0, export_errors: 0, other: 0, first: None });
+
+/// The child's global subscriber when it runs tracing-opentelemetry 0.34: it sees the SDK's
+/// internal logs from every thread that is not inside the tool's own dispatcher (the batch
+/// processor's thread, and the harness's thread when it shuts the provider down). It keeps
+/// the default `Interest::always`, so it adds no per-callsite `enabled` check to the timed
+/// thread (which has its own dispatcher, and never reaches this one).
+struct OtelLogs;
+
+impl<S: tracing::Subscriber> Layer<S> for OtelLogs {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let meta = event.metadata();
+        if !meta.target().starts_with("opentelemetry") || *meta.level() > tracing::Level::WARN {
+            return;
+        }
+        let mut fields = OtelLogFields::default();
+        event.record(&mut fields);
+        let mut logs = OTEL_LOGS.lock().unwrap();
+        match meta.name() {
+            "BatchSpanProcessor.SpansDropped" => logs.dropped = fields.dropped.unwrap_or(0),
+            // The first drop is logged as it happens, and counted at shutdown.
+            "BatchSpanProcessor.SpanDroppingStarted" => {}
+            name => {
+                if name == "BatchSpanProcessor.ExportError" {
+                    logs.export_errors += 1;
+                } else {
+                    logs.other += 1;
+                }
+                logs.first.get_or_insert_with(|| format!("{name}: {}", fields.text));
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct OtelLogFields {
+    dropped: Option<u64>,
+    text: String,
+}
+
+impl tracing::field::Visit for OtelLogFields {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if field.name() == "dropped_span_count" {
+            self.dropped = Some(value);
+        }
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.record_u64(field, value.max(0) as u64);
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if matches!(field.name(), "error" | "message") && self.text.is_empty() {
+            self.text = format!("{value:?}");
+        }
+    }
+}
+
+fn otel_otlp(otlp: SocketAddr) -> Tracing {
+    use opentelemetry_033::trace::TracerProvider as _;
+    use opentelemetry_otlp::WithExportConfig as _;
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(OtelLogs))
+        .expect("the child's only global subscriber");
+    // Defaults: protobuf over HTTP (`http-proto`), no compression, 10 s timeout, reqwest's
+    // blocking client; an explicit endpoint is used as given, so it names the path.
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("http://{otlp}/v1/traces"))
+        .build()
+        .expect("OTLP span exporter");
+    // `with_batch_exporter`: the default BatchSpanProcessor, on its own thread (queue 2048,
+    // batch 512, scheduled delay 5 s).
+    let provider = opentelemetry_sdk_033::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(opentelemetry_sdk_033::Resource::builder().with_service_name("compare").build())
+        .build();
+    let tracer = provider.tracer("compare");
+    let layer = tracing_opentelemetry_034::layer().with_tracer(tracer);
+    Tracing {
+        dispatch: Dispatch::new(tracing_subscriber::registry().with(layer)),
+        kind: Kind::OtelOtlp(provider),
     }
 }
 
