@@ -185,7 +185,11 @@ where
                 return;
             }
             Parent::None => {
-                let trace_id = id::new_trace_id(inner.trace_id_128bit);
+                // An unsampled root keeps no id (see `materialize`), so a sampler that does not
+                // read the id decides before one is drawn.
+                let id_free = inner.sampler.decides_without_trace_id();
+                let mut trace_id =
+                    if id_free { id::TraceId::default() } else { id::new_trace_id(inner.trace_id_128bit) };
                 // One pass over the field names for the two that matter to the decision.
                 let (mut has_priority, mut has_name) = (false, false);
                 for field in meta.fields() {
@@ -217,6 +221,9 @@ where
                     return;
                 }
                 incr(&counters.traces_started_sampled);
+                if id_free {
+                    trace_id = id::new_trace_id(inner.trace_id_128bit);
+                }
                 // Jaeger roots reuse the low trace id bits as span id (jaeger-client-go
                 // `tracer.go`, startSpanWithOptions).
                 SpanContext { trace_id, span_id: trace_id.low, flags, ..Default::default() }

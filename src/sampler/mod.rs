@@ -410,6 +410,16 @@ impl ActiveSampler {
         }
     }
 
+    /// Whether the decision for a new trace is taken without looking at its trace id: const
+    /// and rate-limiting samplers (jaeger-client-go `sampler.go`: `ConstSampler` and
+    /// `RateLimitingSampler` ignore the id). The layer then draws a root's id only once the
+    /// root is sampled. A remote sampler may switch to a probabilistic strategy at any
+    /// moment, so it always gets the id.
+    #[inline]
+    pub(crate) fn decides_without_trace_id(&self) -> bool {
+        matches!(&self.active, Active::Local(Local::Const(_) | Local::RateLimiting(_)))
+    }
+
     /// A trace id for an unsampled root whose id was not kept at creation (the layer stores
     /// nothing for it) and is drawn now, because something asks for its context.
     ///
