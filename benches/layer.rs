@@ -21,7 +21,7 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::Registry;
 
 mod support;
-use support::minimal::MinimalExporter;
+use support::minimal::{Consumer, MinimalExporter};
 use support::{ours, ours_otlp, timed_bursts, timed_bursts_then, NoopLayer, OtlpSink};
 
 /// The least a layer with per-span state does: put a small value in each new span's
@@ -67,6 +67,17 @@ fn bursts(dispatch: &Dispatch, guard: Option<&ExporterGuard>, iters: u64) -> Dur
     timed_bursts(dispatch, guard, iters, BURST, |_, n| (0..n).for_each(root_span_3_fields))
 }
 
+/// As [`bursts`] for the ablation layer: its consumer drains (untimed) between bursts.
+fn minimal_bursts(dispatch: &Dispatch, consumer: &Consumer, iters: u64, unit: fn(u64)) -> Duration {
+    timed_bursts_then(
+        dispatch,
+        iters,
+        BURST,
+        |_, n| (0..n).for_each(unit),
+        || assert_eq!(consumer.drain(), 0, "the ablation must keep up too"),
+    )
+}
+
 fn ladder(c: &mut Criterion) {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     // A large receive buffer is not needed: the bench does not read what it is sent.
@@ -88,17 +99,7 @@ fn ladder(c: &mut Criterion) {
         // another thread does. Our sampled rungs against it are what our own choices cost.
         let (layer, consumer) = MinimalExporter::start();
         let dispatch = Dispatch::new(Registry::default().with(layer));
-        b.iter_custom(|iters| {
-            timed_bursts_then(
-                &dispatch,
-                iters,
-                BURST,
-                |_, n| (0..n).for_each(root_span_3_fields),
-                || {
-                    assert_eq!(consumer.drain(), 0, "the ablation must keep up too");
-                },
-            )
-        })
+        b.iter_custom(|iters| minimal_bursts(&dispatch, &consumer, iters, root_span_3_fields))
     });
     group.bench_function("jaeger_unsampled", |b| {
         let (dispatch, guard) = ours(Sampler::never(), &sink);
@@ -166,17 +167,7 @@ fn event(c: &mut Criterion) {
         group.bench_function(format!("minimal_exporting_layer/{name}"), |b| {
             let (layer, consumer) = MinimalExporter::start();
             let dispatch = Dispatch::new(Registry::default().with(layer));
-            b.iter_custom(|iters| {
-                timed_bursts_then(
-                    &dispatch,
-                    iters,
-                    BURST,
-                    |_, n| (0..n).for_each(unit),
-                    || {
-                        assert_eq!(consumer.drain(), 0, "the ablation must keep up too");
-                    },
-                )
-            })
+            b.iter_custom(|iters| minimal_bursts(&dispatch, &consumer, iters, unit))
         });
     }
     for (name, unit) in units {
