@@ -173,5 +173,19 @@ impl Shared {
     }
 }
 
+/// Mutes `tracing` on the calling thread (the exporter, the OTLP sender, the remote
+/// sampler's poller) for as long as the guard lives: nothing these threads or the crates they
+/// call emit reaches any subscriber, so nothing comes back into the layer.
+///
+/// `Dispatch::none()` and not `Dispatch::new(NoSubscriber)`: only `Dispatch::new` registers
+/// the dispatcher with tracing-core's callsite registry (`dispatcher.rs`, `Dispatch::new`
+/// calls `callsite::register_dispatch`), and a registered `NoSubscriber` answers
+/// `Interest::never` for every callsite, which turns the application's `always` into
+/// `sometimes` (`callsite.rs`, `rebuild_callsite_interest`): every span and event in the
+/// process would then pay a dynamic `enabled` call for as long as the exporter runs.
+pub(crate) fn mute_this_thread() -> tracing::dispatcher::DefaultGuard {
+    tracing::dispatcher::set_default(&tracing::Dispatch::none())
+}
+
 #[cfg(test)]
 mod tests;

@@ -139,7 +139,7 @@ impl Drop for Exit<'_> {
 fn run(shared: &Shared, config: WorkerConfig) {
     // Anything this thread (or the transport) emits through `tracing` must not come back
     // into the layer: it would re-enter it and could deadlock or loop.
-    let _mute = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
+    let _mute = crate::export::mute_this_thread();
     let WorkerConfig { output, process, flush_interval, log_spans, max_logs_per_span } = config;
     let mut sink = Sink::new(output, process, &shared.counters);
     let mut last_flush = Instant::now();

@@ -184,7 +184,7 @@ impl Drop for Exit<'_> {
 
 fn send_loop(state: &State, mut transport: Box<dyn OtlpSend>, counters: Arc<Counters>) {
     // Anything the transport emits through `tracing` must not come back into the layer.
-    let _mute = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
+    let _mute = crate::export::mute_this_thread();
     let _exit = Exit { state, counters: &counters };
     let mut settle = Settle::new(counters.clone());
     loop {

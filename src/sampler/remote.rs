@@ -184,7 +184,7 @@ impl Poller {
     fn run(self) {
         let _exit = ExitGuard(&self.shared);
         // The poller must not report its own activity to the layer it works for.
-        let _quiet = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
+        let _quiet = crate::export::mute_this_thread();
         // Unlike Go, which waits one interval first, fetch at once (see `RemoteSampler`).
         while !self.shared.control().shutdown {
             self.poll();

@@ -1,0 +1,76 @@
+//! The crate's own threads (the exporter, the OTLP sender) mute `tracing` for themselves
+//! without changing what the application's callsites cost: a callsite every subscriber
+//! always enables stays `Interest::always`, so no span or event pays a dynamic `enabled`
+//! call while the exporter runs. Its own test binary: callsite interest is process-wide, and
+//! other tests' subscribers (filters) would change it.
+
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jaeger_layer::{ExporterGuard, JaegerLayer};
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::prelude::*;
+
+/// Always interested, and counts the dynamic `enabled` checks it is asked for: with
+/// `Interest::always` there are none.
+struct CountEnabled(Arc<AtomicUsize>);
+
+impl<S: Subscriber> Layer<S> for CountEnabled {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::always()
+    }
+    fn enabled(&self, _: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
+/// Runs 100 spans (each with an event) under `layer` and the counter, after a flush has
+/// made sure the exporter's threads run (and have muted themselves); returns the count.
+fn enabled_checks(layer: JaegerLayer, guard: &ExporterGuard, unit: fn(i64)) -> usize {
+    let checks = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(layer).with(CountEnabled(checks.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        unit(-1);
+        guard.flush(Duration::from_secs(10)).expect("the exporter flushes");
+        checks.store(0, Ordering::Relaxed);
+        (0..100).for_each(unit);
+        guard.flush(Duration::from_secs(10)).expect("the exporter flushes");
+    });
+    assert_eq!(guard.stats().spans_exported, 101, "{:?}", guard.stats());
+    checks.load(Ordering::Relaxed)
+}
+
+#[test]
+fn the_exporter_thread_leaves_callsites_always_enabled() {
+    let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (layer, guard) = JaegerLayer::builder()
+        .service_name("interest")
+        .agent_endpoint(agent.local_addr().unwrap().to_string())
+        .build()
+        .unwrap();
+    fn unit(i: i64) {
+        let span = tracing::info_span!("udp_unit", i);
+        let _g = span.enter();
+        tracing::info!(i, "inside");
+    }
+    assert_eq!(enabled_checks(layer, &guard, unit), 0, "a muted thread made the callsites `sometimes`");
+}
+
+#[cfg(all(feature = "otlp", feature = "receiver"))]
+#[test]
+fn the_otlp_sender_thread_leaves_callsites_always_enabled() {
+    let collector = jaeger_layer::receiver::OtlpReceiver::bind("127.0.0.1:0").unwrap();
+    let (layer, guard) =
+        JaegerLayer::builder().service_name("interest").otlp_endpoint(collector.endpoint()).build().unwrap();
+    fn unit(i: i64) {
+        let span = tracing::info_span!("otlp_unit", i);
+        let _g = span.enter();
+        tracing::info!(i, "inside");
+    }
+    assert_eq!(enabled_checks(layer, &guard, unit), 0, "a muted thread made the callsites `sometimes`");
+}
