@@ -74,3 +74,49 @@ fn the_otlp_sender_thread_leaves_callsites_always_enabled() {
     }
     assert_eq!(enabled_checks(layer, &guard, unit), 0, "a muted thread made the callsites `sometimes`");
 }
+
+#[test]
+fn the_remote_sampler_poller_leaves_callsites_always_enabled() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    // A sampling endpoint that answers its first poll; once it has, the poller thread is
+    // running (it mutes itself before it polls).
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/sampling", server.local_addr().unwrap());
+    let (polled, was_polled) = mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = server.accept() else { return };
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            line.clear();
+        }
+        let body = r#"{"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":1.0}}"#;
+        let mut stream = reader.into_inner();
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = polled.send(());
+    });
+    let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sampler = jaeger_layer::Sampler::remote(
+        jaeger_layer::RemoteSampler::new().endpoint(url).initial_sampler(jaeger_layer::Sampler::always()),
+    );
+    let (layer, guard) = JaegerLayer::builder()
+        .service_name("interest")
+        .agent_endpoint(agent.local_addr().unwrap().to_string())
+        .sampler(sampler)
+        .build()
+        .unwrap();
+    was_polled.recv_timeout(Duration::from_secs(10)).expect("the poller polls at start-up");
+    fn unit(i: i64) {
+        let span = tracing::info_span!("poller_unit", i);
+        let _g = span.enter();
+        tracing::info!(i, "inside");
+    }
+    assert_eq!(enabled_checks(layer, &guard, unit), 0, "a muted thread made the callsites `sometimes`");
+}
