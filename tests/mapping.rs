@@ -526,3 +526,36 @@ fn wide_integers_are_longs_when_they_fit() {
     assert_eq!(s.tag("huge"), Some(&TagValue::String(u128::MAX.to_string().into())));
     assert_eq!(log_field(&s.logs[0], "n"), Some(TagValue::Long(5)));
 }
+
+/// Two subscribers on one thread hand out the same span ids: an event in an unsampled span
+/// of one, whose id is that of the sampled span the other started last, is logged nowhere,
+/// and the sampled spans keep exactly their own logs.
+#[test]
+fn an_event_in_an_unsampled_span_with_another_subscribers_sampled_id_is_logged_nowhere() {
+    let (h1, h2) = (Harness::new(), Harness::new());
+    // Keeps a sampled span alive in h2, so its events are not skipped wholesale.
+    let keep = h2.run(|| info_span!("keep"));
+    let unsampled = h2.run(|| info_span!(parent: None, "unsampled", sampling.priority = 0i64));
+    let (a, b) = h1.run(|| (info_span!("a"), info_span!("b")));
+    assert_eq!(b.id(), h2.run(|| unsampled.id()), "the ids do not collide: the case is not exercised");
+    h2.run(|| unsampled.in_scope(|| tracing::info!(n = 1i64, "in unsampled")));
+    h1.run(|| b.in_scope(|| tracing::info!("in b")));
+    h2.run(|| keep.in_scope(|| tracing::info!("in keep")));
+    drop((unsampled, a, b, keep));
+    let messages = |spans: &[jaeger_layer::receiver::ReceivedSpan], name: &str| -> Vec<String> {
+        by_name(spans, name)
+            .logs
+            .iter()
+            .flat_map(|l| l.fields.iter())
+            .filter(|t| t.key == "message")
+            .map(|t| match &t.value {
+                TagValue::String(m) => m.to_string(),
+                other => panic!("message {other:?}"),
+            })
+            .collect()
+    };
+    let (s1, s2) = (h1.spans(2), h2.spans(1));
+    assert_eq!(messages(&s1, "b"), ["in b"]);
+    assert!(messages(&s1, "a").is_empty());
+    assert_eq!(messages(&s2, "keep"), ["in keep"]);
+}

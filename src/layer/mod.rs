@@ -13,7 +13,7 @@ mod tests;
 
 use std::any::TypeId;
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -81,6 +81,12 @@ struct Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { fields: Vec::new(), strings: Vec::new() }) };
+    /// The id of the span this thread last started sampled (under any of our layers): a hint
+    /// that lets `on_event` skip the read lock of its sampled check when the event is in that
+    /// span, the common case. Only a hint: the id may since have been reused by an unsampled
+    /// span, or the span unsampled by `set_parent`, so the write lock that appends the log
+    /// checks again and a wrong hint only costs recording fields that are then dropped.
+    static LAST_SAMPLED: Cell<u64> = const { Cell::new(0) };
 }
 
 impl JaegerLayer {
@@ -264,6 +270,7 @@ where
         if let Some(span) = ctx.span(id) {
             inner.shared.live_states.fetch_add(1, Ordering::AcqRel);
             span.extensions_mut().insert(state);
+            let _ = LAST_SAMPLED.try_with(|last| last.set(id.into_u64()));
         }
     }
 
@@ -324,10 +331,14 @@ where
         }
         // Events outside any span, or in an unsampled one, cost one lookup and nothing else.
         let Some(span) = ctx.event_span(event) else { return };
-        // A read lock for the check: the write lock is taken once, to push the log.
-        let sampled = span.extensions().get::<SpanState>().is_some_and(|s| s.rec.is_some());
-        if !sampled {
-            return;
+        // A read lock for the check, unless the span is the one this thread last started
+        // sampled: the write lock is taken once, to push the log, and checks again.
+        let hinted = LAST_SAMPLED.try_with(Cell::get).is_ok_and(|last| last == span.id().into_u64());
+        if !hinted {
+            let sampled = span.extensions().get::<SpanState>().is_some_and(|s| s.rec.is_some());
+            if !sampled {
+                return;
+            }
         }
         let max_len = self.inner.max_tag_value_length;
         // The fields are recorded (user code: no guard held) into this thread's scratch
