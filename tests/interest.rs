@@ -1,4 +1,4 @@
-//! The crate's own threads (the exporter, the OTLP sender) mute `tracing` for themselves
+//! The crate's own threads (the exporter, the OTLP sender, the remote sampler's poller) mute `tracing` for themselves
 //! without changing what the application's callsites cost: a callsite every subscriber
 //! always enables stays `Interest::always`, so no span or event pays a dynamic `enabled`
 //! call while the exporter runs. Its own test binary: callsite interest is process-wide, and
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jaeger_layer::{ExporterGuard, JaegerLayer};
+use jaeger_layer::{Builder, ExporterGuard, JaegerLayer};
 use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -29,9 +29,24 @@ impl<S: Subscriber> Layer<S> for CountEnabled {
     }
 }
 
+/// One unit of work: a span with a field and an event in it.
+fn unit(i: i64) {
+    let span = tracing::info_span!("unit", i);
+    let _g = span.enter();
+    tracing::info!(i, "inside");
+}
+
+/// Our layer, exporting to a UDP agent that nobody reads, configured by `configure`.
+fn udp_layer(agent: &UdpSocket, configure: impl FnOnce(Builder) -> Builder) -> (JaegerLayer, ExporterGuard) {
+    let builder = JaegerLayer::builder()
+        .service_name("interest")
+        .agent_endpoint(agent.local_addr().unwrap().to_string());
+    configure(builder).build().unwrap()
+}
+
 /// Runs 100 spans (each with an event) under `layer` and the counter, after a flush has
 /// made sure the exporter's threads run (and have muted themselves); returns the count.
-fn enabled_checks(layer: JaegerLayer, guard: &ExporterGuard, unit: fn(i64)) -> usize {
+fn enabled_checks(layer: JaegerLayer, guard: &ExporterGuard) -> usize {
     let checks = Arc::new(AtomicUsize::new(0));
     let subscriber = tracing_subscriber::registry().with(layer).with(CountEnabled(checks.clone()));
     tracing::subscriber::with_default(subscriber, || {
@@ -48,17 +63,8 @@ fn enabled_checks(layer: JaegerLayer, guard: &ExporterGuard, unit: fn(i64)) -> u
 #[test]
 fn the_exporter_thread_leaves_callsites_always_enabled() {
     let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let (layer, guard) = JaegerLayer::builder()
-        .service_name("interest")
-        .agent_endpoint(agent.local_addr().unwrap().to_string())
-        .build()
-        .unwrap();
-    fn unit(i: i64) {
-        let span = tracing::info_span!("udp_unit", i);
-        let _g = span.enter();
-        tracing::info!(i, "inside");
-    }
-    assert_eq!(enabled_checks(layer, &guard, unit), 0, "a muted thread made the callsites `sometimes`");
+    let (layer, guard) = udp_layer(&agent, |b| b);
+    assert_eq!(enabled_checks(layer, &guard), 0, "a muted thread made the callsites `sometimes`");
 }
 
 #[cfg(all(feature = "otlp", feature = "receiver"))]
@@ -67,12 +73,7 @@ fn the_otlp_sender_thread_leaves_callsites_always_enabled() {
     let collector = jaeger_layer::receiver::OtlpReceiver::bind("127.0.0.1:0").unwrap();
     let (layer, guard) =
         JaegerLayer::builder().service_name("interest").otlp_endpoint(collector.endpoint()).build().unwrap();
-    fn unit(i: i64) {
-        let span = tracing::info_span!("otlp_unit", i);
-        let _g = span.enter();
-        tracing::info!(i, "inside");
-    }
-    assert_eq!(enabled_checks(layer, &guard, unit), 0, "a muted thread made the callsites `sometimes`");
+    assert_eq!(enabled_checks(layer, &guard), 0, "a muted thread made the callsites `sometimes`");
 }
 
 #[test]
@@ -106,17 +107,7 @@ fn the_remote_sampler_poller_leaves_callsites_always_enabled() {
     let sampler = jaeger_layer::Sampler::remote(
         jaeger_layer::RemoteSampler::new().endpoint(url).initial_sampler(jaeger_layer::Sampler::always()),
     );
-    let (layer, guard) = JaegerLayer::builder()
-        .service_name("interest")
-        .agent_endpoint(agent.local_addr().unwrap().to_string())
-        .sampler(sampler)
-        .build()
-        .unwrap();
+    let (layer, guard) = udp_layer(&agent, |b| b.sampler(sampler));
     was_polled.recv_timeout(Duration::from_secs(10)).expect("the poller polls at start-up");
-    fn unit(i: i64) {
-        let span = tracing::info_span!("poller_unit", i);
-        let _g = span.enter();
-        tracing::info!(i, "inside");
-    }
-    assert_eq!(enabled_checks(layer, &guard, unit), 0, "a muted thread made the callsites `sometimes`");
+    assert_eq!(enabled_checks(layer, &guard), 0, "a muted thread made the callsites `sometimes`");
 }

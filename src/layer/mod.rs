@@ -83,9 +83,11 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { fields: Vec::new(), strings: Vec::new() }) };
     /// The id of the span this thread last started sampled (under any of our layers): a hint
     /// that lets `on_event` skip the read lock of its sampled check when the event is in that
-    /// span, the common case. Only a hint: the id may since have been reused by an unsampled
-    /// span, or the span unsampled by `set_parent`, so the write lock that appends the log
-    /// checks again and a wrong hint only costs recording fields that are then dropped.
+    /// span, the common case. Only a hint: another subscriber on this thread may hand out the
+    /// same id, or `set_parent` may have unsampled the span since, so the write lock that
+    /// appends the log checks again and a wrong hint only costs recording fields that are
+    /// then dropped. (One registry never repeats a live or recent id: ids carry the slot's
+    /// generation.)
     static LAST_SAMPLED: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -193,9 +195,8 @@ where
             Parent::None => {
                 // An unsampled root keeps no id (see `materialize`), so a sampler that does not
                 // read the id decides before one is drawn.
-                let id_free = inner.sampler.decides_without_trace_id();
-                let mut trace_id =
-                    if id_free { id::TraceId::default() } else { id::new_trace_id(inner.trace_id_128bit) };
+                let drawn = (!inner.sampler.decides_without_trace_id())
+                    .then(|| id::new_trace_id(inner.trace_id_128bit));
                 // One pass over the field names for the two that matter to the decision.
                 let (mut has_priority, mut has_name) = (false, false);
                 for field in meta.fields() {
@@ -213,7 +214,7 @@ where
                 // as in jaeger-client-go (`tracer.go`: the sampler runs at span creation, the
                 // start tags after it, `span.go` setSamplingPriority): a rate limiter is
                 // charged, and a forced root keeps the sampler's tags if it said yes too.
-                let d = self.decide(trace_id, attrs, has_name);
+                let d = self.decide(drawn.unwrap_or_default(), attrs, has_name);
                 let flags = match priority.0 {
                     Some(0) => 0,
                     Some(_) => FLAG_SAMPLED | FLAG_DEBUG,
@@ -227,9 +228,7 @@ where
                     return;
                 }
                 incr(&counters.traces_started_sampled);
-                if id_free {
-                    trace_id = id::new_trace_id(inner.trace_id_128bit);
-                }
+                let trace_id = drawn.unwrap_or_else(|| id::new_trace_id(inner.trace_id_128bit));
                 // Jaeger roots reuse the low trace id bits as span id (jaeger-client-go
                 // `tracer.go`, startSpanWithOptions).
                 SpanContext { trace_id, span_id: trace_id.low, flags, ..Default::default() }

@@ -387,11 +387,17 @@ impl Local {
     /// above, `None` when any id will do.
     fn rejecting_boundary(&self) -> Option<u64> {
         match self {
-            // Their decision does not depend on the id.
+            // Their decision does not read the id (`ignores_trace_id`).
             Local::Const(_) | Local::RateLimiting(_) => None,
             Local::Probabilistic(p) => p.rejecting_boundary(),
             Local::PerOperation(p) => p.rejecting_boundary(),
         }
+    }
+
+    /// Whether the decision does not read the trace id: const and rate-limiting
+    /// (jaeger-client-go `sampler.go`: `ConstSampler` and `RateLimitingSampler` ignore it).
+    fn ignores_trace_id(&self) -> bool {
+        matches!(self, Local::Const(_) | Local::RateLimiting(_))
     }
 }
 
@@ -410,14 +416,13 @@ impl ActiveSampler {
         }
     }
 
-    /// Whether the decision for a new trace is taken without looking at its trace id: const
-    /// and rate-limiting samplers (jaeger-client-go `sampler.go`: `ConstSampler` and
-    /// `RateLimitingSampler` ignore the id). The layer then draws a root's id only once the
+    /// Whether the decision for a new trace is taken without looking at its trace id (a
+    /// local const or rate-limiting sampler): the layer then draws a root's id only once the
     /// root is sampled. A remote sampler may switch to a probabilistic strategy at any
     /// moment, so it always gets the id.
     #[inline]
     pub(crate) fn decides_without_trace_id(&self) -> bool {
-        matches!(&self.active, Active::Local(Local::Const(_) | Local::RateLimiting(_)))
+        matches!(&self.active, Active::Local(local) if local.ignores_trace_id())
     }
 
     /// A trace id for an unsampled root whose id was not kept at creation (the layer stores
